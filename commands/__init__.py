@@ -1,0 +1,1 @@
+"""Intents (pydantic models) and their handlers; the one Application that stores events."""

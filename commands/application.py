@@ -1,0 +1,195 @@
+"""The Craved CRM application: loads aggregates, lets them decide, saves their events.
+
+One ``Crm`` instance per process. Every command goes through :meth:`Crm.create`
+or :meth:`Crm.change`, which is where tenancy, optimistic concurrency and
+idempotency are enforced once for all commands.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlparse
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoding
+
+from commands.errors import Conflict, IdempotencyKeyReused, NotFound
+from commands.idempotency import AnsweredRequest, request_id
+from domain.base import CrmAggregate, Meta
+
+A = TypeVar("A", bound=CrmAggregate)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What every command answers: the aggregate, its new version, and a token for reads."""
+
+    id: UUID
+    version: int
+
+    @property
+    def consistency_token(self) -> str:
+        return consistency_token(self.id, self.version)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"id": str(self.id), "version": self.version,
+                "consistency_token": self.consistency_token}
+
+
+def consistency_token(aggregate_id: UUID, version: int) -> str:
+    """``<aggregate id>.<version>``: a read model has caught up once it applied that version.
+
+    Per-aggregate rather than a log position, because in server mode a query
+    node consumes Kafka partitions, which have no single global position.
+    """
+    return f"{aggregate_id.hex}.{version}"
+
+
+def parse_consistency_token(token: str) -> tuple[UUID, int]:
+    aggregate, _, version = token.partition(".")
+    return UUID(hex=aggregate), int(version)
+
+
+@dataclass(frozen=True)
+class Idempotency:
+    key: str
+    fingerprint: str
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+def event_store_env(url: str) -> dict[str, str]:
+    """Translates the one ``CRM_EVENT_STORE`` URL into the library's settings."""
+    parsed = urlparse(url)
+    if parsed.scheme == "sqlite":
+        path = unquote(parsed.path)
+        return {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                "SQLITE_LOCK_TIMEOUT": "10"}
+    if parsed.scheme in ("postgresql", "postgres"):
+        query = parse_qs(parsed.query)
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
+            "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(parsed.port or 5432),
+            "POSTGRES_USER": unquote(parsed.username or "postgres"),
+            "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+            "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
+            "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+        }
+        if "schema" in query:
+            env["POSTGRES_SCHEMA"] = query["schema"][0]
+        return env
+    raise ValueError(f"CRM_EVENT_STORE must be a sqlite:/// or postgresql:// URL, not {url!r}")
+
+
+class Crm(Application):
+    name = "crm"
+
+    def __init__(self, event_store_url: str) -> None:
+        self.event_store_url = event_store_url
+        self._saved = threading.Condition()
+        super().__init__(env=event_store_env(event_store_url))
+
+    def register_transcodings(self, transcoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # -- the two ways a command touches the store --------------------------------------
+
+    def create(self, meta: Meta, make: Callable[[], A],
+               idempotency: Idempotency | None = None) -> Outcome:
+        """Runs a command that creates an aggregate."""
+        if idempotency and (answer := self._answered(meta, idempotency)):
+            return answer
+        return self._save(make(), meta, idempotency)
+
+    def change(self, kind: type[A], aggregate_id: UUID, meta: Meta, act: Callable[[A], Any],
+               expected_version: int | None = None,
+               idempotency: Idempotency | None = None) -> Outcome:
+        """Runs a command on an existing aggregate of ``kind`` that belongs to the caller's tenant."""
+        if idempotency and (answer := self._answered(meta, idempotency)):
+            return answer
+        aggregate = self.load(kind, aggregate_id, meta.tenant_id)
+        if expected_version is not None and expected_version != aggregate.version:
+            raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
+                           f"not {expected_version}", aggregate.version)
+        act(aggregate)
+        return self._save(aggregate, meta, idempotency)
+
+    def load(self, kind: type[A], aggregate_id: UUID, tenant_id: str,
+             version: int | None = None) -> A:
+        try:
+            aggregate = self.repository.get(aggregate_id, version=version)
+        except AggregateNotFoundError:
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}") from None
+        if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
+            raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
+        return aggregate
+
+    def _save(self, aggregate: CrmAggregate, meta: Meta, idempotency: Idempotency | None) -> Outcome:
+        outcome = Outcome(aggregate.id, aggregate.version)
+        records: list[CrmAggregate] = [aggregate]
+        if idempotency:
+            records.append(AnsweredRequest.record(meta, idempotency.key, idempotency.fingerprint,
+                                                  {"id": str(outcome.id), "version": outcome.version}))
+        try:
+            self.save(*records)
+        except (IntegrityError, RecordConflictError):
+            if idempotency and (answer := self._answered(meta, idempotency)):
+                return answer  # a concurrent retry with the same key won the race
+            current = self.repository.get(aggregate.id).version if aggregate.version > 1 else None
+            raise Conflict("the aggregate was changed by another request; reload and retry",
+                           current) from None
+        with self._saved:
+            self._saved.notify_all()
+        return outcome
+
+    def _answered(self, meta: Meta, idempotency: Idempotency) -> Outcome | None:
+        try:
+            request = self.repository.get(request_id(meta.tenant_id, idempotency.key))
+        except AggregateNotFoundError:
+            return None
+        if request.fingerprint != idempotency.fingerprint:
+            raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")
+        return Outcome(UUID(request.answer["id"]), request.answer["version"])
+
+    # -- for the embedded projector: wake up as soon as something was saved --------------
+
+    def wait_for_save(self, timeout: float) -> None:
+        with self._saved:
+            self._saved.wait(timeout)
+
+    # -- audit ----------------------------------------------------------------------------
+
+    def history(self, kind: type[A], aggregate_id: UUID, tenant_id: str) -> list[CrmAggregate.Event]:
+        self.load(kind, aggregate_id, tenant_id)  # tenancy and existence
+        return list(self.events.get(aggregate_id))
+
+    def state_at(self, kind: type[A], aggregate_id: UUID, tenant_id: str,
+                 version: int | None = None, moment: datetime | None = None) -> A:
+        """The aggregate as it was at ``version``, or as of ``moment`` (the last event at or before it)."""
+        if moment is not None:
+            version = None
+            for event in self.events.get(aggregate_id):
+                if event.timestamp > moment:
+                    break
+                version = event.originator_version
+            if version is None:
+                raise NotFound(f"the {kind.__name__.lower()} did not exist at {moment.isoformat()}")
+        return self.load(kind, aggregate_id, tenant_id, version=version)
+

@@ -1,0 +1,39 @@
+"""Configuration from ``CRM_*`` environment variables, with embedded-mode defaults.
+
+Nothing is required on a fresh machine: the event store defaults to an SQLite
+file and the read models to a DuckDB file, both under ``CRM_DATA_DIR``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default) or default
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = field(default_factory=lambda: Path(_env("CRM_DATA_DIR", "./data")))
+    event_store: str = field(default_factory=lambda: os.environ.get("CRM_EVENT_STORE", ""))
+    kafka_bootstrap: str = field(default_factory=lambda: os.environ.get("CRM_KAFKA_BOOTSTRAP", ""))
+    kafka_topic: str = field(default_factory=lambda: _env("CRM_KAFKA_TOPIC", "crm.events"))
+    kafka_partitions: int = field(default_factory=lambda: int(_env("CRM_KAFKA_PARTITIONS", "6")))
+    node_name: str = field(default_factory=lambda: _env("CRM_NODE_NAME", "embedded"))
+    # How long a query carrying X-Consistency-Token may wait for its read model.
+    consistency_timeout: float = field(
+        default_factory=lambda: float(_env("CRM_CONSISTENCY_TIMEOUT", "5")))
+    max_body_bytes: int = field(default_factory=lambda: int(_env("CRM_MAX_BODY_BYTES", "1048576")))
+    # Operators' token for /v1/admin routes (projection status, rebuilds); empty disables them.
+    admin_token: str = field(default_factory=lambda: os.environ.get("CRM_ADMIN_TOKEN", ""))
+
+    @property
+    def event_store_url(self) -> str:
+        return self.event_store or f"sqlite:///{(self.data_dir / 'events.sqlite3').resolve()}"
+
+    @property
+    def readmodel_path(self) -> Path:
+        return self.data_dir / "readmodels.duckdb"

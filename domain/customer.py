@@ -1,0 +1,174 @@
+"""The Customer: a person who buys (or may buy) from the vendor.
+
+The aggregate keeps only what its rules need: the profile, whether it is
+archived, and which order ids it has seen (so that recording the same order
+twice is a no-op rather than double revenue). Everything else about a customer
+(counts, spend, the timeline) is derived by projections.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
+from domain.values import email_address, money, phone_number, text, utc
+
+CHANNELS = ("email", "sms", "phone", "meeting", "whatsapp", "social")
+DIRECTIONS = ("inbound", "outbound")
+PROFILE_FIELDS = ("name", "email", "phone", "source")
+MAX_TAGS = 50
+
+
+def _tag(tag: str, field: str) -> str:
+    tag = (tag or "").strip().lower()
+    if not tag or len(tag) > 50:
+        raise DomainError("a tag must have 1 to 50 characters", field)
+    return tag
+
+
+class Customer(CrmAggregate):
+    """State: name, email, phone, source, tags, archived, order_ids, note_count.
+
+    (Not declared as class annotations: the library would turn them into
+    constructor arguments, and state here is set only by events.)
+    """
+
+    class Registered(CrmAggregate.Created):
+        name: str
+        email: str | None
+        phone: str | None
+        source: str | None
+
+        def apply(self, customer: Customer) -> None:
+            super().apply(customer)
+            customer.name = self.name
+            customer.email = self.email
+            customer.phone = self.phone
+            customer.source = self.source
+            customer.archived = False
+            customer.order_ids = set()
+            customer.note_count = 0
+            customer.tags = []
+
+    class ProfileUpdated(CrmAggregate.Event):
+        changes: dict
+
+        def apply(self, customer: Customer) -> None:
+            for field, value in self.changes.items():
+                setattr(customer, field, value)
+
+    class NoteAdded(CrmAggregate.Event):
+        text: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.note_count += 1
+
+    class CommunicationLogged(CrmAggregate.Event):
+        channel: str
+        direction: str
+        subject: str | None
+        summary: str | None
+        occurred_at: datetime
+
+    class OrderRecorded(CrmAggregate.Event):
+        order_id: str
+        amount: Decimal
+        currency: str
+        item_count: int
+        occurred_at: datetime
+
+        def apply(self, customer: Customer) -> None:
+            customer.order_ids.add(self.order_id)
+
+    class TagsChanged(CrmAggregate.Event):
+        tags: list[str]
+
+        def apply(self, customer: Customer) -> None:
+            customer.tags = list(self.tags)
+
+    class Archived(CrmAggregate.Event):
+        reason: str | None
+
+        def apply(self, customer: Customer) -> None:
+            customer.archived = True
+
+    @classmethod
+    def register(cls, meta: Meta, name: str, email: str | None = None, phone: str | None = None,
+                 source: str | None = None) -> Customer:
+        return cls._start(
+            cls.Registered, meta,
+            name=text(name, "name", 200, required=True),
+            email=email_address(email),
+            phone=phone_number(phone),
+            source=text(source, "source", 100),
+        )
+
+    def update_profile(self, meta: Meta, **fields: str | None) -> None:
+        """Changes the given profile fields; fields equal to the current value are ignored."""
+        self._refuse_if_archived()
+        normalised = {
+            "name": lambda v: text(v, "name", 200, required=True),
+            "email": email_address,
+            "phone": phone_number,
+            "source": lambda v: text(v, "source", 100),
+        }
+        changes = {}
+        for field, value in fields.items():
+            if field not in normalised:
+                raise DomainError(f"{field} is not a profile field", field)
+            value = normalised[field](value)
+            if value != getattr(self, field):
+                changes[field] = value
+        if changes:
+            self._record(self.ProfileUpdated, meta, changes=changes)
+
+    def add_note(self, meta: Meta, note: str) -> None:
+        self._refuse_if_archived()
+        self._record(self.NoteAdded, meta, text=text(note, "text", 10_000, required=True))
+
+    def log_communication(self, meta: Meta, channel: str, direction: str, subject: str | None,
+                          summary: str | None, occurred_at: datetime | None) -> None:
+        self._refuse_if_archived()
+        if channel not in CHANNELS:
+            raise DomainError(f"channel must be one of {', '.join(CHANNELS)}", "channel")
+        if direction not in DIRECTIONS:
+            raise DomainError(f"direction must be one of {', '.join(DIRECTIONS)}", "direction")
+        self._record(
+            self.CommunicationLogged, meta, channel=channel, direction=direction,
+            subject=text(subject, "subject", 500), summary=text(summary, "summary", 10_000),
+            occurred_at=utc(occurred_at),
+        )
+
+    def record_order(self, meta: Meta, order_id: str, amount: Decimal | str, currency: str,
+                     item_count: int, occurred_at: datetime | None) -> bool:
+        """Records an order once; returns False (and records nothing) for a known order id."""
+        order_id = text(order_id, "order_id", 100, required=True)
+        if order_id in self.order_ids:
+            return False
+        self._refuse_if_archived()
+        amount, currency = money(amount, currency)
+        if item_count < 1 or item_count > 100_000:
+            raise DomainError("item_count must be between 1 and 100000", "item_count")
+        self._record(self.OrderRecorded, meta, order_id=order_id, amount=amount,
+                     currency=currency, item_count=item_count, occurred_at=utc(occurred_at))
+        return True
+
+    def change_tags(self, meta: Meta, add: list[str], remove: list[str]) -> None:
+        """Adds and removes tags (lower-cased, trimmed); records the resulting set if it changed."""
+        self._refuse_if_archived()
+        add = [_tag(t, f"add[{i}]") for i, t in enumerate(add)]
+        remove = {_tag(t, f"remove[{i}]") for i, t in enumerate(remove)}
+        tags = [t for t in dict.fromkeys(self.tags + add) if t not in remove]
+        if len(tags) > MAX_TAGS:
+            raise DomainError(f"a customer can have at most {MAX_TAGS} tags", "add")
+        if tags != self.tags:
+            self._record(self.TagsChanged, meta, tags=tags)
+
+    def archive(self, meta: Meta, reason: str | None = None) -> None:
+        self._refuse_if_archived()
+        self._record(self.Archived, meta, reason=text(reason, "reason", 1000))
+
+    def _refuse_if_archived(self) -> None:
+        if self.archived:
+            raise InvalidTransition("the customer is archived")

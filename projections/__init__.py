@@ -1,0 +1,11 @@
+"""Projections: one module per read model, mapping envelopes to row changes.
+
+Each module exposes ``NAME`` and ``handle(envelope) -> list[Change]``. They
+hold no state and touch no database, so they are tested as plain functions.
+"""
+
+from projections import (customer_directory, customer_summary, opportunities, orders,
+                         timeline)
+
+PROJECTIONS = {module.NAME: module for module in
+               (customer_directory, customer_summary, orders, timeline, opportunities)}

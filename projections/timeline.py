@@ -1,0 +1,60 @@
+"""Customer timeline: every event about a customer, including its deals and campaigns.
+
+One row per (customer, event). The row's time is when the thing happened in the
+world (an order's or a call's own time) where the event says so, else when the
+event was recorded, so imported history sorts where it belongs.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from projections.envelope import Envelope
+from readmodels.changes import Append, Change
+
+NAME = "timeline"
+
+# event type -> (kind, a one-line summary for people)
+DESCRIBE = {
+    "Customer.Registered": ("profile", lambda d: f"Registered {d['name']}"
+                            + (f" from {d['source']}" if d.get("source") else "")),
+    "Customer.ProfileUpdated": ("profile", lambda d: "Updated " + ", ".join(sorted(d["changes"]))),
+    "Customer.TagsChanged": ("profile", lambda d: "Tags: " + (", ".join(d["tags"]) or "none")),
+    "Customer.Archived": ("profile", lambda d: "Archived" + (f": {d['reason']}" if d.get("reason") else "")),
+    "Customer.NoteAdded": ("note", lambda d: d["text"][:200]),
+    "Customer.CommunicationLogged": (
+        "communication",
+        lambda d: f"{d['direction'].capitalize()} {d['channel']}"
+        + (f": {d['subject']}" if d.get("subject") else "")),
+    "Customer.OrderRecorded": ("order", lambda d: f"Order {d['order_id']}: {d['amount']} "
+                               f"{d['currency']}, {d['item_count']} item(s)"),
+    "Opportunity.Opened": ("opportunity", lambda d: f"Deal opened: {d['title']} "
+                           f"({d['value']} {d['currency']}, {d['stage']})"),
+    "Opportunity.ValueChanged": ("opportunity", lambda d: f"Deal value {d['previous_value']} → "
+                                 f"{d['value']} {d['currency']}"),
+    "Opportunity.StageMoved": ("opportunity", lambda d: f"Deal moved {d['previous_stage']} → {d['stage']}"),
+    "Opportunity.Won": ("opportunity", lambda d: f"Deal won ({d['value']} {d['currency']})"),
+    "Opportunity.Lost": ("opportunity", lambda d: f"Deal lost: {d['reason']}"),
+    "Campaign.Launched": ("campaign", lambda d: "Received a campaign"),
+}
+KINDS = sorted({kind for kind, _ in DESCRIBE.values()})
+
+
+def _customers(e: Envelope) -> list[str]:
+    if e.type.startswith("Customer."):
+        return [e.stream]
+    if e.type == "Campaign.Launched":
+        return e.data["customer_ids"]
+    return [e.data["customer_id"]]
+
+
+def handle(e: Envelope) -> list[Change]:
+    if e.type not in DESCRIBE:
+        return []
+    kind, describe = DESCRIBE[e.type]
+    data = {k: v for k, v in e.data.items() if k != "customer_ids"}  # not 10k ids per row
+    row = {"tenant_id": e.tenant, "position": e.position,
+           "occurred_at": e.data.get("occurred_at") or e.occurred_at, "kind": kind,
+           "event_type": e.type, "aggregate_id": e.stream, "version": e.version,
+           "actor": e.actor, "summary": describe(e.data), "data": orjson.dumps(data).decode()}
+    return [Append("timeline", {**row, "customer_id": customer}) for customer in _customers(e)]

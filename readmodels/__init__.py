@@ -1,0 +1,1 @@
+"""The read side: DuckDB schemas of the read models and every query the API serves."""

@@ -1,0 +1,1 @@
+"""Long-running processes: the projector, the relay, automation and the scheduler."""

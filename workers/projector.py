@@ -1,0 +1,130 @@
+"""The projector: applies batches of events to this node's read models.
+
+A batch is applied in one DuckDB transaction together with the node's
+position, so after any crash the read models and the position agree: each
+event's effect lands exactly once. Redelivered events (a relay that published
+twice, Kafka redelivering after a rebalance) are recognised by their aggregate
+version and skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from uuid import UUID
+
+from commands.application import Crm
+from projections import PROJECTIONS
+from projections.envelope import Envelope, from_event
+from readmodels.store import ReadStore
+
+log = logging.getLogger("crm.projector")
+
+BATCH_SIZE = 1000
+Progress = Callable[[int, int], None]
+
+
+class Projector:
+    def __init__(self, store: ReadStore, projections: dict = PROJECTIONS) -> None:
+        self.store = store
+        self.projections = projections
+        # Held while a batch is applied; a rebuild holds it to switch generations.
+        self.lock = threading.Lock()
+
+    def apply(self, batch: list[Envelope], position: int,
+              also: Callable[[object], None] | None = None) -> int:
+        """Applies the events not yet applied; records ``position``. Returns how many were new."""
+        with self.lock, self.store.transaction() as cursor:
+            known = self.store.applied_versions(cursor, {e.aggregate_id for e in batch})
+            fresh: list[Envelope] = []
+            for envelope in batch:
+                if envelope.version > known.get(envelope.aggregate_id, 0):
+                    fresh.append(envelope)
+                    known[envelope.aggregate_id] = envelope.version
+            for name, module in self.projections.items():
+                changes = [change for e in fresh for change in module.handle(e)]
+                self.store.write(cursor, name, self.store.live_schema(name), changes)
+            self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh})
+            newest = max((e.occurred_at for e in fresh), default=None)
+            for name in self.projections:
+                self.store.record_position(cursor, name, position, len(fresh), newest)
+            if also:
+                also(cursor)
+        return len(fresh)
+
+
+def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE, stop: int | None = None) -> list[Envelope]:
+    """The next events of the event store's notification log, as envelopes."""
+    notifications = crm.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
+    return [from_event(crm.mapper.to_domain_event(n), n.id) for n in notifications]
+
+
+def catch_up(crm: Crm, projector: Projector) -> int:
+    """Applies everything in the log after the node's position; returns events applied."""
+    total = 0
+    position = projector.store.position(next(iter(projector.projections)))
+    while batch := read_log(crm, position):
+        position = batch[-1].position
+        total += projector.apply(batch, position)
+    return total
+
+
+class LogTailer(threading.Thread):
+    """Embedded mode: follows the local event store's log inside the service process."""
+
+    def __init__(self, crm: Crm, projector: Projector) -> None:
+        super().__init__(name="log-tailer", daemon=True)
+        self.crm = crm
+        self.projector = projector
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                if not catch_up(self.crm, self.projector):
+                    self.crm.wait_for_save(timeout=0.5)
+            except Exception:  # keep serving; the position did not move, so nothing is lost
+                log.exception("projecting from the log failed; retrying in 1 s")
+                self.stopping.wait(1.0)
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.join(timeout=10)
+
+
+def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None = None) -> int:
+    """Builds ``name`` anew from position 0 beside the live tables, then switches to it.
+
+    Readers keep using the live generation until the switch, which happens in
+    one transaction while the live projector is paused at the same position.
+    Returns the number of events read.
+    """
+    store, module = projector.store, projector.projections[name]
+    generation, schema = store.prepare_generation(name)
+    position, total = 0, crm.recorder.max_notification_id() or 0
+
+    def copy_until(stop: int, cursor=None) -> None:
+        nonlocal position
+        while position < stop and (batch := read_log(crm, position, stop=stop)):
+            changes = [change for e in batch for change in module.handle(e)]
+            if cursor is None:
+                with store.transaction() as own:
+                    store.write(own, name, schema, changes)
+            else:
+                store.write(cursor, name, schema, changes)
+            position = batch[-1].position
+            if progress:
+                progress(position, max(total, position))
+
+    copy_until(store.position(name))          # the bulk, while the live node goes on
+    with projector.lock, store.transaction() as cursor:
+        copy_until(store.position(name), cursor)  # the last few, with the live node paused
+        store.switch_generation(cursor, name, generation)
+    log.info("rebuilt %s up to position %s as generation %s", name, position, generation)
+    return position
+
+
+def applied_version(store: ReadStore, aggregate_id: UUID) -> int:
+    cursor = store.reader()
+    return store.applied_versions(cursor, [aggregate_id]).get(aggregate_id, 0)
