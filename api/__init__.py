@@ -1,0 +1,1 @@
+"""The HTTP API (FastAPI) and the `crm` command line: thin entrypoints, no business rules."""

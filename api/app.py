@@ -1,0 +1,90 @@
+"""Builds the FastAPI application for one process role.
+
+``all`` (the embedded default) serves commands and queries and runs the
+projector on the local event store's log in the same process. ``command`` and
+``query`` are the server-mode roles (see docs/OPERATIONS.md).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from api import problems
+from api.limits import BodySizeLimit
+from api.routes import admin, campaigns, customers, opportunities
+from commands.application import Crm
+from commands.settings import Settings
+from readmodels.store import ReadStore
+from workers.projector import LogTailer, Projector
+
+log = logging.getLogger("crm.api")
+
+DESCRIPTION = """Event-sourced CRM for artisan e-commerce vendors.
+
+Every request needs `Authorization: Bearer <api key>`. Commands answer
+`{id, version, consistency_token}`; send the token back as
+`X-Consistency-Token` on a query to read your own write. `If-Match: <version>`
+makes a command conditional (409 on conflict); `Idempotency-Key` makes a retry
+return the first answer. Errors are `application/problem+json`.
+"""
+
+
+def admin_token(settings: Settings) -> str:
+    """CRM_ADMIN_TOKEN, or one generated once and kept in the data directory (mode 0600)."""
+    if settings.admin_token:
+        return settings.admin_token
+    path = Path(settings.data_dir) / "admin-token"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(secrets.token_urlsafe(32))
+    return path.read_text().strip()
+
+
+def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
+    settings = settings or Settings()
+    Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
+    crm = Crm(settings.event_store_url)
+    store = ReadStore(settings.readmodel_path) if role in ("all", "query") else None
+    projector = Projector(store) if store else None
+    tailer = LogTailer(crm, projector) if role == "all" else None
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if tailer:
+            tailer.start()
+        yield
+        if tailer:
+            tailer.stop()
+        if store:
+            store.close()
+        crm.close()
+
+    app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    app.state.settings = settings
+    app.state.crm = crm
+    app.state.store = store
+    app.state.projector = projector
+    app.state.rebuilds = {}
+    app.state.admin_token = admin_token(settings)
+    app.state.head_position = lambda: crm.recorder.max_notification_id() or 0
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    problems.install(app)
+    if role in ("all", "command"):
+        for router in (customers.command_router, opportunities.command_router,
+                       campaigns.router):
+            app.include_router(router)
+    if role in ("all", "query"):
+        for router in (customers.query_router, opportunities.query_router, admin.router):
+            app.include_router(router)
+
+    @app.get("/health", tags=["operations"])
+    def health() -> dict:
+        return {"status": "ok", "role": role}
+
+    return app

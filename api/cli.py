@@ -1,0 +1,182 @@
+"""`crm`: the one command line of Craved CRM (serving, tenants, projections, demo data)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from commands.settings import Settings
+
+app = typer.Typer(help="Craved CRM: an event-sourced CRM for artisan vendors.", no_args_is_help=True,
+                  pretty_exceptions_enable=False)
+tenant_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=True)
+projections_app = typer.Typer(help="Read-model projections: status and rebuilds.", no_args_is_help=True)
+app.add_typer(tenant_app, name="tenant")
+app.add_typer(projections_app, name="projections")
+console = Console(stderr=True)
+
+
+def _progress() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), console=console)
+
+
+@app.command()
+def serve(host: str = "127.0.0.1", port: int = 8000,
+          role: Annotated[str, typer.Option(help="all | command | query")] = "all",
+          demo: Annotated[bool, typer.Option(help="load the demo shop first if the store is empty")] = False):
+    """Starts the service (embedded default: commands, queries and projector in one process)."""
+    import uvicorn
+
+    from api.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = Settings()
+    if demo:
+        _load_demo(settings, only_if_empty=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
+    uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="info")
+
+
+@app.command("demo")
+def demo_command(customers: int = 300, seed: int = 7):
+    """Loads a realistic artisan shop (customers, orders, notes, deals, a campaign)."""
+    _load_demo(Settings(), only_if_empty=False, customers=customers, seed=seed)
+
+
+def _load_demo(settings: Settings, only_if_empty: bool, customers: int = 300, seed: int = 7) -> None:
+    from commands.application import Crm
+    from workers.demo import load_demo
+
+    crm = Crm(settings.event_store_url)
+    try:
+        if only_if_empty and crm.recorder.max_notification_id():
+            console.print("[dim]event store not empty: demo data not loaded again[/dim]")
+            return
+        with _progress() as bar:
+            task = bar.add_task("Loading demo shop", total=customers)
+            tenant_id, api_key = load_demo(crm, customers=customers, seed=seed,
+                                           progress=lambda done: bar.update(task, completed=done))
+        (settings.data_dir / "demo-api-key").write_text(api_key)
+        console.print(f"Demo tenant [bold]{tenant_id}[/bold]; API key: [bold]{api_key}[/bold] "
+                      f"(also in {settings.data_dir / 'demo-api-key'})")
+    finally:
+        crm.close()
+
+
+@tenant_app.command("create")
+def tenant_create(name: str):
+    """Creates a tenant; prints {"tenant_id", "api_key"} as one JSON object."""
+    from commands.application import Crm
+    from commands.tenants import create_tenant
+
+    crm = Crm(Settings().event_store_url)
+    try:
+        tenant_id, api_key = create_tenant(crm, name)
+    finally:
+        crm.close()
+    print(json.dumps({"tenant_id": str(tenant_id), "api_key": api_key}))
+
+
+def _node(url: str | None, settings: Settings) -> httpx.Client | None:
+    """A client for the running node, or None when no node holds the read-model file."""
+    import duckdb
+
+    if url is None:
+        try:
+            duckdb.connect(str(settings.readmodel_path)).close()
+            return None
+        except duckdb.IOException:  # locked: a running node owns it
+            where = settings.data_dir / "node-url"
+            url = where.read_text().strip() if where.exists() else "http://127.0.0.1:8000"
+    from api.app import admin_token
+    return httpx.Client(base_url=url, timeout=30,
+                        headers={"Authorization": f"Bearer {admin_token(settings)}"})
+
+
+def _local():
+    from commands.application import Crm
+    from readmodels.store import ReadStore
+    from workers.projector import Projector
+
+    settings = Settings()
+    crm = Crm(settings.event_store_url)
+    return crm, Projector(ReadStore(settings.readmodel_path))
+
+
+@projections_app.command("status")
+def projections_status(url: Annotated[str | None, typer.Option(help="a running node's base URL")] = None):
+    """Each projection's position, lag and generation."""
+    settings = Settings()
+    client = _node(url, settings)
+    if client:
+        rows = client.get("/v1/admin/projections").raise_for_status().json()
+    else:
+        from projections import PROJECTIONS
+        crm, projector = _local()
+        head = crm.recorder.max_notification_id() or 0
+        positions = {r["projection"]: r for r in projector.store.positions()}
+        rows = [{"projection": n, "position": positions.get(n, {}).get("position", 0),
+                 "lag": head - positions.get(n, {}).get("position", 0),
+                 "newest_event_at": positions.get(n, {}).get("newest_event_at"),
+                 "generation": projector.store.generation(n)} for n in PROJECTIONS]
+    table = Table("projection", "position", "lag (events)", "newest event", "generation")
+    for row in rows:
+        table.add_row(row["projection"], str(row["position"]), str(row["lag"]),
+                      str(row.get("newest_event_at") or "-"), str(row["generation"]))
+    Console().print(table)
+
+
+@projections_app.command("rebuild")
+def projections_rebuild(name: str,
+                        url: Annotated[str | None, typer.Option(help="a running node's base URL")] = None):
+    """Builds NAME anew from position 0 beside the live one, then switches, with progress."""
+    from projections import PROJECTIONS
+    if name not in PROJECTIONS:
+        console.print(f"[red]no projection {name!r}[/red]; known: {', '.join(PROJECTIONS)}")
+        raise typer.Exit(2)
+    settings = Settings()
+    client = _node(url, settings)
+    with _progress() as bar:
+        task = bar.add_task(f"Rebuilding {name}", total=None)
+        if client is None:
+            from workers.projector import catch_up, rebuild
+            crm, projector = _local()
+            catch_up(crm, projector)
+            rebuild(crm, projector, name, lambda done, total: bar.update(task, completed=done, total=total))
+        else:
+            client.post(f"/v1/admin/projections/{name}/rebuild").raise_for_status()
+            while True:
+                row = next(r for r in client.get("/v1/admin/projections").raise_for_status().json()
+                           if r["projection"] == name)
+                job = row["rebuilding"] or {}
+                bar.update(task, completed=job.get("position", 0), total=job.get("total") or None)
+                if job.get("state") == "failed":
+                    console.print(f"[red]rebuild failed:[/red] {job.get('error')}")
+                    raise typer.Exit(1)
+                if job.get("state") == "done":
+                    break
+                time.sleep(0.2)
+    console.print(f"{name} rebuilt and switched.")
+
+
+def main() -> None:
+    try:
+        app()
+    except httpx.HTTPError as error:
+        console.print(f"[red]could not reach the node:[/red] {error} (pass --url?)")
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""Response models: the API's contract, and what the OpenAPI document shows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel
+
+T = TypeVar("T")
+
+
+class CommandAccepted(BaseModel):
+    id: UUID
+    version: int
+    consistency_token: str
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None
+
+
+class CustomerRow(BaseModel):
+    id: UUID
+    name: str
+    email: str | None
+    phone: str | None
+    source: str | None
+    tags: list[str]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class Spend(BaseModel):
+    currency: str
+    amount: str
+    orders: int
+
+
+class OpenDeal(BaseModel):
+    id: UUID
+    title: str
+    value: str
+    currency: str
+    stage: str
+    expected_close: date | None
+
+
+class Interaction(BaseModel):
+    occurred_at: datetime
+    kind: str
+    event_type: str
+    summary: str
+
+
+class Customer360(CustomerRow):
+    version: int
+    note_count: int
+    communication_count: int
+    order_count: int
+    open_opportunities: int
+    won_opportunities: int
+    campaigns_received: int
+    first_order_at: datetime | None
+    last_order_at: datetime | None
+    last_interaction_at: datetime | None
+    lifetime_spend: str
+    currency: str | None
+    average_order_value: str | None
+    spend_by_currency: list[Spend]
+    open_opportunities_list: list[OpenDeal]
+    last_interactions: list[Interaction]
+
+
+class TimelineEntry(BaseModel):
+    occurred_at: datetime
+    position: int
+    kind: str
+    event_type: str
+    aggregate_id: UUID
+    version: int
+    actor: str
+    summary: str
+    data: dict[str, Any]
+
+
+class OpportunityRow(BaseModel):
+    id: UUID
+    customer_id: UUID
+    title: str
+    value: str
+    currency: str
+    stage: str
+    status: str
+    owner: str | None
+    expected_close: date | None
+    lost_reason: str | None
+    opened_at: datetime
+    updated_at: datetime
+    closed_at: datetime | None
+
+
+class StageTotal(BaseModel):
+    stage: str
+    currency: str
+    count: int
+    total: str
+
+
+class StoredEvent(BaseModel):
+    """One event as the event store holds it: the audit trail."""
+
+    type: str
+    version: int
+    occurred_at: datetime
+    actor: str
+    tenant_id: str
+    correlation_id: str | None
+    causation_id: str | None
+    data: dict[str, Any]
+
+
+class CustomerState(BaseModel):
+    """A customer as reconstructed from its events at a moment or version."""
+
+    id: UUID
+    version: int
+    as_of: datetime
+    name: str
+    email: str | None
+    phone: str | None
+    source: str | None
+    tags: list[str]
+    archived: bool
+    order_count: int
+    note_count: int
+
+
+class ProjectionStatus(BaseModel):
+    projection: str
+    position: int
+    applied_events: int
+    lag: int
+    newest_event_at: datetime | None
+    updated_at: datetime | None
+    generation: int
+    rebuilding: dict[str, Any] | None = None

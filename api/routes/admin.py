@@ -1,0 +1,71 @@
+"""Operator routes: projection status and rebuilds. Guarded by the node's admin token."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, HTTPException, Request
+
+from api.models import ProjectionStatus
+from projections import PROJECTIONS
+from workers.projector import rebuild
+
+router = APIRouter(prefix="/v1/admin", tags=["operations"])
+
+
+def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = request.app.state.admin_token
+    scheme, _, secret = (authorization or "").partition(" ")
+    if not token or scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip(), token):
+        raise HTTPException(401, "The node's admin token is required",
+                            headers={"WWW-Authenticate": "Bearer"})
+
+
+Admin = Depends(require_admin)
+
+
+def projection_status(request: Request) -> list[dict[str, Any]]:
+    store, crm = request.app.state.store, request.app.state.crm
+    head = request.app.state.head_position()
+    rebuilds = request.app.state.rebuilds
+    by_name = {row["projection"]: row for row in store.positions()}
+    return [{"projection": name, "position": by_name.get(name, {}).get("position", 0),
+             "applied_events": by_name.get(name, {}).get("applied_events", 0),
+             "lag": max(0, head - by_name.get(name, {}).get("position", 0)),
+             "newest_event_at": by_name.get(name, {}).get("newest_event_at"),
+             "updated_at": by_name.get(name, {}).get("updated_at"),
+             "generation": store.generation(name), "rebuilding": rebuilds.get(name)}
+            for name in PROJECTIONS]
+
+
+@router.get("/projections", response_model=list[ProjectionStatus], dependencies=[Admin])
+def status(request: Request):
+    """Each projection's position, lag behind the event store, and any rebuild in progress."""
+    return projection_status(request)
+
+
+@router.post("/projections/{name}/rebuild", status_code=202, response_model=ProjectionStatus,
+             dependencies=[Admin])
+def start_rebuild(name: str, request: Request):
+    """Starts building ``name`` anew beside the live tables; readers are never blocked."""
+    if name not in PROJECTIONS:
+        raise HTTPException(404, f"no projection {name!r}; known: {', '.join(PROJECTIONS)}")
+    rebuilds = request.app.state.rebuilds
+    if (rebuilds.get(name) or {}).get("state") == "running":
+        raise HTTPException(409, f"{name} is already being rebuilt")
+    job = rebuilds[name] = {"state": "running", "position": 0, "total": 0, "error": None}
+
+    def progress(position: int, total: int) -> None:
+        job.update(position=position, total=total)
+
+    def run() -> None:
+        try:
+            rebuild(request.app.state.crm, request.app.state.projector, name, progress)
+            job["state"] = "done"
+        except Exception as error:  # reported through the status route
+            job.update(state="failed", error=repr(error))
+
+    threading.Thread(target=run, name=f"rebuild-{name}", daemon=True).start()
+    return next(row for row in projection_status(request) if row["projection"] == name)

@@ -1,0 +1,43 @@
+"""Campaign routes: draft, schedule, launch, complete, cancel."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from fastapi import APIRouter
+
+from api.deps import CommandDep
+from api.models import CommandAccepted
+from commands import campaigns as handlers
+
+router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+
+
+@router.post("", status_code=201, response_model=CommandAccepted)
+def draft_campaign(body: handlers.DraftCampaign, ctx: CommandDep):
+    return handlers.draft(ctx.crm, ctx.meta, body, ctx.idem).as_dict()
+
+
+@router.post("/{campaign_id}/schedule", response_model=CommandAccepted)
+def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep):
+    return handlers.schedule(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                             ctx.idem).as_dict()
+
+
+@router.post("/{campaign_id}/launch", response_model=CommandAccepted)
+def launch(campaign_id: UUID, body: handlers.LaunchCampaign, ctx: CommandDep):
+    """Freezes the audience (the customer ids sent) in the campaign's Launched event."""
+    return handlers.launch(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                           ctx.idem).as_dict()
+
+
+@router.post("/{campaign_id}/complete", response_model=CommandAccepted)
+def complete(campaign_id: UUID, body: handlers.CompleteCampaign, ctx: CommandDep):
+    return handlers.complete(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                             ctx.idem).as_dict()
+
+
+@router.post("/{campaign_id}/cancel", response_model=CommandAccepted)
+def cancel(campaign_id: UUID, body: handlers.CancelCampaign, ctx: CommandDep):
+    return handlers.cancel(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                           ctx.idem).as_dict()

@@ -1,0 +1,89 @@
+"""Queries of the customer directory and the customer 360 summary."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from readmodels import cursor as keyset
+
+DIRECTORY_COLUMNS = ("id", "name", "email", "phone", "source", "tags", "status",
+                     "created_at", "updated_at")
+
+
+def _rows(result) -> list[dict[str, Any]]:
+    columns = [d[0] for d in result.description]
+    return [dict(zip(columns, row)) for row in result.fetchall()]
+
+
+def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None = None,
+                   status: str | None = None, created_from: datetime | None = None,
+                   created_to: datetime | None = None, cursor: str | None = None,
+                   limit: int = 50) -> dict[str, Any]:
+    """Newest first. ``q`` matches the start of the name or of the email, case-insensitively."""
+    where, params = ["tenant_id = ?"], [tenant_id]
+    if q:
+        prefix = q.lower()
+        where.append("(starts_with(name_lower, ?) OR starts_with(email, ?))")
+        params += [prefix, prefix]
+    if tag:
+        where.append("list_contains(tags, ?)")
+        params.append(tag.lower())
+    if status:
+        where.append("status = ?")
+        params.append(status)
+    if created_from:
+        where.append("created_at >= ?")
+        params.append(created_from)
+    if created_to:
+        where.append("created_at < ?")
+        params.append(created_to)
+    if cursor:
+        created_at, last_id = keyset.decode(cursor, 2)
+        where.append("(created_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
+        params += [created_at, last_id]
+    sql = (f"SELECT {', '.join(DIRECTORY_COLUMNS)} FROM customers WHERE {' AND '.join(where)} "
+           "ORDER BY created_at DESC, id DESC LIMIT ?")
+    rows = _rows(db.execute(sql, params + [limit + 1]))
+    return keyset.page(rows, limit, ("created_at", "id"))
+
+
+def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:
+    """Profile, counts, spend and open deals of one customer; None if not in this tenant."""
+    found = _rows(db.execute(
+        f"SELECT {', '.join('c.' + c for c in DIRECTORY_COLUMNS)}, s.note_count, "
+        "s.communication_count, s.order_count, s.open_opportunities, s.won_opportunities, "
+        "s.campaigns_received, s.first_order_at, s.last_order_at, s.last_interaction_at, "
+        "v.version FROM customers c LEFT JOIN customer_summaries s ON s.id = c.id "
+        "LEFT JOIN applied_versions v ON v.aggregate_id = c.id "
+        "WHERE c.id = ? AND c.tenant_id = ?", [customer_id, tenant_id]))
+    if not found:
+        return None
+    customer = found[0]
+    for column in ("note_count", "communication_count", "order_count", "open_opportunities",
+                   "won_opportunities", "campaigns_received"):
+        customer[column] = customer[column] or 0
+    spend = _rows(db.execute(
+        "SELECT currency, total AS amount, orders FROM customer_spend WHERE customer_id = ? "
+        "ORDER BY orders DESC, total DESC", [customer_id]))
+    # The headline figure is in the currency the customer buys in most; all are listed.
+    main = spend[0] if spend else {"currency": None, "amount": 0, "orders": 0}
+    customer["lifetime_spend"] = str(main["amount"]) if spend else "0.00"
+    customer["currency"] = main["currency"]
+    customer["average_order_value"] = (
+        str((main["amount"] / main["orders"]).quantize(main["amount"])) if spend else None)
+    customer["spend_by_currency"] = [{**row, "amount": str(row["amount"])} for row in spend]
+    customer["open_opportunities_list"] = _rows(db.execute(
+        "SELECT id, title, value::VARCHAR AS value, currency, stage, expected_close "
+        "FROM opportunities WHERE customer_id = ? AND status = 'open' ORDER BY opened_at DESC "
+        "LIMIT 20", [customer_id]))
+    customer["last_interactions"] = _rows(db.execute(
+        "SELECT occurred_at, kind, event_type, summary FROM timeline WHERE customer_id = ? "
+        "ORDER BY occurred_at DESC, position DESC LIMIT 5", [customer_id]))
+    return customer
+
+
+def customer_exists(db, tenant_id: str, customer_id: UUID) -> bool:
+    return db.execute("SELECT 1 FROM customers WHERE id = ? AND tenant_id = ?",
+                      [customer_id, tenant_id]).fetchone() is not None
