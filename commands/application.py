@@ -157,8 +157,7 @@ class Crm(Application):
             current = self.repository.get(aggregate.id).version if aggregate.version > 1 else None
             raise Conflict("the aggregate was changed by another request; reload and retry",
                            current) from None
-        with self._saved:
-            self._saved.notify_all()
+        self.notify_saved()
         return outcome
 
     def _answered(self, meta: Meta, idempotency: Idempotency) -> Outcome | None:
@@ -175,6 +174,11 @@ class Crm(Application):
     def wait_for_save(self, timeout: float) -> None:
         with self._saved:
             self._saved.wait(timeout)
+
+    def notify_saved(self) -> None:
+        """Wakes whoever waits in :meth:`wait_for_save` (the embedded projector)."""
+        with self._saved:
+            self._saved.notify_all()
 
     # -- audit ----------------------------------------------------------------------------
 

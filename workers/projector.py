@@ -90,6 +90,7 @@ class LogTailer(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
+        self.crm.notify_saved()
         self.join(timeout=10)
 
 

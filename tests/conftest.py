@@ -1,0 +1,118 @@
+"""Fixtures shared by the suite.
+
+Persistence is switched by parameter, the way the eventsourcing library's own
+tests switch it by environment: every test that takes ``event_store_url`` (and
+so every API test) runs once on SQLite and once on the real PostgreSQL, each in
+a throwaway database (an SQLite file, a PostgreSQL schema).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from commands.settings import Settings
+from commands.tenants import create_tenant
+
+POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """The test PostgreSQL server. In CI its absence fails the run; locally it skips."""
+    try:
+        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
+    except psycopg.OperationalError as error:
+        message = (f"PostgreSQL is not reachable at {POSTGRES_URL}: {error}. Start it with "
+                   "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` "
+                   "or set CRM_TEST_POSTGRES_URL.")
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards."""
+    schema = f"crm_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    yield f"{postgres_url}?schema={schema}"
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def event_store_url(request, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'events.sqlite3'}"
+    return request.getfixturevalue("postgres_schema_url")
+
+
+@pytest.fixture
+def settings(tmp_path: Path, event_store_url: str) -> Settings:
+    return Settings(data_dir=tmp_path / "data", event_store=event_store_url,
+                    admin_token="test-admin-token", consistency_timeout=5.0)
+
+
+@pytest.fixture
+def app(settings: Settings):
+    return create_app(settings)
+
+
+@pytest.fixture
+def client(app) -> Iterator[TestClient]:
+    with TestClient(app) as test_client:
+        yield test_client
+
+
+@dataclass
+class Tenant:
+    """A tenant with an owner key, and a client that sends the key on every request."""
+
+    id: str
+    key: str
+    client: TestClient
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+    def post(self, path: str, json=None, headers: dict | None = None, **kwargs):
+        return self.client.post(path, json=json, headers={**self.headers, **(headers or {})}, **kwargs)
+
+    def patch(self, path: str, json=None, headers: dict | None = None, **kwargs):
+        return self.client.patch(path, json=json, headers={**self.headers, **(headers or {})}, **kwargs)
+
+    def get(self, path: str, token: str | None = None, headers: dict | None = None, **kwargs):
+        extra = {"X-Consistency-Token": token} if token else {}
+        return self.client.get(path, headers={**self.headers, **extra, **(headers or {})}, **kwargs)
+
+    def register(self, name: str = "Ada Potter", email: str | None = "ada@example.com", **fields) -> dict:
+        response = self.post("/v1/customers", {"name": name, "email": email, **fields})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def _tenant(app, client: TestClient, name: str) -> Tenant:
+    tenant_id, key = create_tenant(app.state.crm, name)
+    return Tenant(str(tenant_id), key, client)
+
+
+@pytest.fixture
+def tenant(app, client) -> Tenant:
+    return _tenant(app, client, "Potter's Wheel")
+
+
+@pytest.fixture
+def other_tenant(app, client) -> Tenant:
+    return _tenant(app, client, "Candle Corner")
