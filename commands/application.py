@@ -20,6 +20,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoding
 
 from commands.errors import Conflict, IdempotencyKeyReused, NotFound
+from commands.group_commit import GroupCommit
 from commands.idempotency import AnsweredRequest, request_id
 from domain.base import CrmAggregate, Meta
 
@@ -106,6 +107,7 @@ class Crm(Application):
         self.event_store_url = event_store_url
         self._saved = threading.Condition()
         super().__init__(env=event_store_env(event_store_url))
+        self._group_commit = GroupCommit(self.events.put)
 
     def register_transcodings(self, transcoder) -> None:
         super().register_transcodings(transcoder)
@@ -150,7 +152,7 @@ class Crm(Application):
             records.append(AnsweredRequest.record(meta, idempotency.key, idempotency.fingerprint,
                                                   {"id": str(outcome.id), "version": outcome.version}))
         try:
-            self.save(*records)
+            self._group_commit.commit([e for record in records for e in record.collect_events()])
         except (IntegrityError, RecordConflictError):
             if idempotency and (answer := self._answered(meta, idempotency)):
                 return answer  # a concurrent retry with the same key won the race
