@@ -49,7 +49,7 @@ def admin_token(settings: Settings) -> str:
 def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     settings = settings or Settings()
     Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
-    crm = Crm(settings.event_store_url)
+    crm = Crm(settings.event_store_url, group_commit=settings.group_commit)
     store = ReadStore(settings.readmodel_path) if role in ("all", "query") else None
     projector = Projector(store) if store else None
     tailer = LogTailer(crm, projector) if role == "all" else None

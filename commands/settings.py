@@ -26,6 +26,7 @@ class Settings:
     # How long a query carrying X-Consistency-Token may wait for its read model.
     consistency_timeout: float = field(
         default_factory=lambda: float(_env("CRM_CONSISTENCY_TIMEOUT", "5")))
+    group_commit: bool = field(default_factory=lambda: _env("CRM_GROUP_COMMIT", "1") != "0")
     max_body_bytes: int = field(default_factory=lambda: int(_env("CRM_MAX_BODY_BYTES", "1048576")))
     # Operators' token for /v1/admin routes (projection status, rebuilds); empty disables them.
     admin_token: str = field(default_factory=lambda: os.environ.get("CRM_ADMIN_TOKEN", ""))

@@ -21,6 +21,7 @@ from domain.campaign import Campaign
 from domain.customer import Customer
 from domain.opportunity import DEFAULT_STAGES, Opportunity
 
+SAVE_EVERY = 50
 FIRST = ("Ada Bea Cai Dev Eli Fay Gus Hal Ida Jo Kit Lou Max Noor Oli Pia Quin Ros Sam Tam Uma "
          "Vic Wren Xan Yas Zoe").split()
 LAST = ("Archer Baker Carver Dyer Fletcher Glover Hooper Joiner Mason Potter Sawyer Tanner "
@@ -34,20 +35,29 @@ NOTES = ("Prefers unglazed finishes.", "Asked about gift wrapping for Christmas.
 
 
 def load_demo(crm: Crm, customers: int = 300, seed: int = 7,
-              progress: Callable[[int], None] | None = None) -> tuple[UUID, str]:
-    """Creates a tenant "Demo Artisan Shop" full of history; returns (tenant id, API key)."""
+              progress: Callable[[int], None] | None = None,
+              name: str = "Demo Artisan Shop") -> tuple[UUID, str]:
+    """Creates a tenant full of history; returns (tenant id, API key).
+
+    Customers are saved SAVE_EVERY at a time (one transaction each), which is
+    what lets the benchmark use the same generator for a million customers.
+    """
     rng = random.Random(seed)
-    tenant_id, api_key = create_tenant(crm, "Demo Artisan Shop", actor="demo")
+    tenant_id, api_key = create_tenant(crm, name, actor="demo")
     meta = Meta(tenant_id=str(tenant_id), actor="demo")
     now = datetime.now(timezone.utc)
     ids: list[UUID] = []
+    pending: list = []
     for n in range(customers):
         customer = _customer(rng, meta, n, now)
-        deals = [_deal(rng, meta, customer.id, now) for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
-        crm.save(customer, *deals)
+        pending += [customer] + [_deal(rng, meta, customer.id, now)
+                                 for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
         ids.append(customer.id)
-        if progress:
-            progress(n + 1)
+        if len(ids) % SAVE_EVERY == 0 or n == customers - 1:
+            crm.save(*pending)
+            pending = []
+            if progress:
+                progress(n + 1)
     campaign = Campaign.draft(meta, "Winter market preview", "email", "First look at the winter range",
                               "Hello {{ customer.first_name }}, the winter range is here.")
     campaign.launch(meta, rng.sample(ids, min(len(ids), 120)))
