@@ -1,0 +1,1 @@
+"""The benchmark suite: `python -m bench --scale small`. See docs/PERFORMANCE.md."""
