@@ -37,11 +37,16 @@ class Meta:
     correlation_id: str = ""
     causation_id: str | None = None
 
+    def __post_init__(self) -> None:
+        # Chosen once per Meta, not per event: the events of one request must share it.
+        if not self.correlation_id:
+            object.__setattr__(self, "correlation_id", str(uuid4()))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "tenant_id": self.tenant_id,
             "actor": self.actor,
-            "correlation_id": self.correlation_id or str(uuid4()),
+            "correlation_id": self.correlation_id,
             "causation_id": self.causation_id,
         }
 
