@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.limits import BodySizeLimit
-from api.routes import admin, campaigns, customers, opportunities
+from api.routes import admin, campaigns, customers, opportunities, tasks
 from commands.application import Crm
 from commands.settings import Settings
 from readmodels.store import ReadStore
@@ -77,10 +77,11 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     problems.install(app)
     if role in ("all", "command"):
         for router in (customers.command_router, opportunities.command_router,
-                       campaigns.router):
+                       campaigns.router, tasks.command_router):
             app.include_router(router)
     if role in ("all", "query"):
-        for router in (customers.query_router, opportunities.query_router, admin.router):
+        for router in (customers.query_router, opportunities.query_router, admin.router,
+                       tasks.query_router):
             app.include_router(router)
 
     @app.get("/health", tags=["operations"])

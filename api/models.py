@@ -56,6 +56,14 @@ class Interaction(BaseModel):
     summary: str
 
 
+class OpenTask(BaseModel):
+    id: UUID
+    title: str
+    due_at: datetime | None
+    priority: str
+    assignee: str | None
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -73,6 +81,7 @@ class Customer360(CustomerRow):
     spend_by_currency: list[Spend]
     open_opportunities_list: list[OpenDeal]
     last_interactions: list[Interaction]
+    open_tasks: list[OpenTask] = []
 
 
 class TimelineEntry(BaseModel):
@@ -148,3 +157,18 @@ class ProjectionStatus(BaseModel):
     updated_at: datetime | None
     generation: int
     rebuilding: dict[str, Any] | None = None
+
+
+class TaskRow(BaseModel):
+    id: UUID
+    title: str
+    due_at: datetime | None
+    priority: str
+    assignee: str | None
+    customer_id: UUID | None
+    opportunity_id: UUID | None
+    status: str
+    created_at: datetime
+    completed_at: datetime | None
+    updated_at: datetime
+    overdue: bool = False

@@ -118,16 +118,25 @@ class Crm(Application):
     # -- the two ways a command touches the store --------------------------------------
 
     def create(self, meta: Meta, make: Callable[[], A],
-               idempotency: Idempotency | None = None) -> Outcome:
-        """Runs a command that creates an aggregate."""
+               idempotency: Idempotency | None = None,
+               also: list[CrmAggregate] | None = None) -> Outcome:
+        """Runs a command that creates an aggregate.
+
+        ``also`` collects further aggregates the command changed (a uniqueness
+        claim, a team's round-robin turn); they are saved in the same transaction.
+        """
         if idempotency and (answer := self._answered(meta, idempotency)):
             return answer
-        return self._save(make(), meta, idempotency)
+        return self._save(make(), meta, idempotency, also)
 
     def change(self, kind: type[A], aggregate_id: UUID, meta: Meta, act: Callable[[A], Any],
                expected_version: int | None = None,
-               idempotency: Idempotency | None = None) -> Outcome:
-        """Runs a command on an existing aggregate of ``kind`` that belongs to the caller's tenant."""
+               idempotency: Idempotency | None = None,
+               also: list[CrmAggregate] | None = None) -> Outcome:
+        """Runs a command on an existing aggregate of ``kind`` that belongs to the caller's tenant.
+
+        ``act`` may append further changed aggregates to ``also``: all are saved atomically.
+        """
         if idempotency and (answer := self._answered(meta, idempotency)):
             return answer
         aggregate = self.load(kind, aggregate_id, meta.tenant_id)
@@ -135,7 +144,7 @@ class Crm(Application):
             raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
                            f"not {expected_version}", aggregate.version)
         act(aggregate)
-        return self._save(aggregate, meta, idempotency)
+        return self._save(aggregate, meta, idempotency, also)
 
     def load(self, kind: type[A], aggregate_id: UUID, tenant_id: str,
              version: int | None = None) -> A:
@@ -147,9 +156,10 @@ class Crm(Application):
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
         return aggregate
 
-    def _save(self, aggregate: CrmAggregate, meta: Meta, idempotency: Idempotency | None) -> Outcome:
+    def _save(self, aggregate: CrmAggregate, meta: Meta, idempotency: Idempotency | None,
+              also: list[CrmAggregate] | None = None) -> Outcome:
         outcome = Outcome(aggregate.id, aggregate.version)
-        records: list[CrmAggregate] = [aggregate]
+        records: list[CrmAggregate] = [aggregate, *(also or ())]
         if idempotency:
             records.append(AnsweredRequest.record(meta, idempotency.key, idempotency.fingerprint,
                                                   {"id": str(outcome.id), "version": outcome.version}))

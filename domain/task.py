@@ -37,15 +37,26 @@ class Task(CrmAggregate):
             task.opportunity_id = self.opportunity_id
             task.status = "open"
 
+    # The follow-up events repeat the task's title and customer, so that a
+    # projection (the customer's timeline) can place them without older events.
+
     class Completed(CrmAggregate.Event):
+        title: str
+        customer_id: UUID | None
+
         def apply(self, task: Task) -> None:
             task.status = "done"
 
     class Reopened(CrmAggregate.Event):
+        title: str
+        customer_id: UUID | None
+
         def apply(self, task: Task) -> None:
             task.status = "open"
 
     class Reassigned(CrmAggregate.Event):
+        title: str
+        customer_id: UUID | None
         previous_assignee: str | None
         assignee: str | None
 
@@ -66,14 +77,15 @@ class Task(CrmAggregate):
     def complete(self, meta: Meta) -> None:
         if self.status == "done":
             raise InvalidTransition("the task is already done")
-        self._record(self.Completed, meta)
+        self._record(self.Completed, meta, title=self.title, customer_id=self.customer_id)
 
     def reopen(self, meta: Meta) -> None:
         if self.status == "open":
             raise InvalidTransition("the task is already open")
-        self._record(self.Reopened, meta)
+        self._record(self.Reopened, meta, title=self.title, customer_id=self.customer_id)
 
     def reassign(self, meta: Meta, assignee: str | None) -> None:
         assignee = text(assignee, "assignee", 200)
         if assignee != self.assignee:
-            self._record(self.Reassigned, meta, previous_assignee=self.assignee, assignee=assignee)
+            self._record(self.Reassigned, meta, title=self.title, customer_id=self.customer_id,
+                         previous_assignee=self.assignee, assignee=assignee)

@@ -36,6 +36,13 @@ DESCRIBE = {
     "Opportunity.Won": ("opportunity", lambda d: f"Deal won ({d['value']} {d['currency']})"),
     "Opportunity.Lost": ("opportunity", lambda d: f"Deal lost: {d['reason']}"),
     "Campaign.Launched": ("campaign", lambda d: "Received a campaign"),
+    "Task.Created": ("task", lambda d: f"Task: {d['title']}"
+                     + (f" (due {d['due_at'][:16].replace('T', ' ')})" if d.get("due_at") else "")
+                     + (f" for {d['assignee']}" if d.get("assignee") else "")),
+    "Task.Completed": ("task", lambda d: f"Task done: {d['title']}"),
+    "Task.Reopened": ("task", lambda d: f"Task reopened: {d['title']}"),
+    "Task.Reassigned": ("task", lambda d: f"Task {d['title']} reassigned to "
+                        f"{d['assignee'] or 'nobody'}"),
 }
 KINDS = sorted({kind for kind, _ in DESCRIBE.values()})
 
@@ -45,7 +52,7 @@ def _customers(e: Envelope) -> list[str]:
         return [e.stream]
     if e.type == "Campaign.Launched":
         return e.data["customer_ids"]
-    return [e.data["customer_id"]]
+    return [e.data["customer_id"]] if e.data.get("customer_id") else []  # a task may have none
 
 
 def handle(e: Envelope) -> list[Change]:

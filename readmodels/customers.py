@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from readmodels import customer360
 from readmodels import cursor as keyset
 
 DIRECTORY_COLUMNS = ("id", "name", "email", "phone", "source", "tags", "status",
@@ -81,6 +82,7 @@ def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None
     customer["last_interactions"] = _rows(db.execute(
         "SELECT occurred_at, kind, event_type, summary FROM timeline WHERE customer_id = ? "
         "ORDER BY occurred_at DESC, position DESC LIMIT 5", [customer_id]))
+    customer.update(customer360.extras(db, tenant_id, customer_id))
     return customer
 
 

@@ -48,6 +48,13 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
             expected_close DATE, lost_reason VARCHAR, opened_at TIMESTAMPTZ,
             updated_at TIMESTAMPTZ, closed_at TIMESTAMPTZ""", ("id",), ("tenant_id",)),
     },
+    "tasks": {
+        "tasks": ("""
+            id UUID, tenant_id VARCHAR, title VARCHAR, due_at TIMESTAMPTZ, priority VARCHAR,
+            assignee VARCHAR, customer_id UUID, opportunity_id UUID, status VARCHAR,
+            created_at TIMESTAMPTZ, completed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
+            ("id",), ("tenant_id", "customer_id")),
+    },
 }
 
 # Bookkeeping of the node: how far each projection got, and the newest version of

@@ -1,0 +1,18 @@
+"""The parts of the customer 360 view beyond the directory and summary counters.
+
+Each is read from its own read model; ``extras`` gathers them for
+:func:`readmodels.customers.customer_360`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from readmodels import tasks
+
+
+def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
+    return {
+        "open_tasks": tasks.open_tasks_of_customer(db, customer_id),
+    }
