@@ -8,6 +8,7 @@ from the event store equals what the live node built.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -35,7 +36,7 @@ class Envelope:
     causation_id: str | None = None
     envelope_version: int = ENVELOPE_VERSION
 
-    @property
+    @cached_property
     def aggregate_id(self) -> UUID:
         return UUID(self.stream)
 

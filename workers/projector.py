@@ -21,7 +21,7 @@ from readmodels.store import ReadStore
 
 log = logging.getLogger("crm.projector")
 
-BATCH_SIZE = 1000
+BATCH_SIZE = 2000
 Progress = Callable[[int, int], None]
 
 
@@ -47,8 +47,7 @@ class Projector:
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh})
             newest = max((e.occurred_at for e in fresh), default=None)
-            for name in self.projections:
-                self.store.record_position(cursor, name, position, len(fresh), newest)
+            self.store.record_positions(cursor, list(self.projections), position, len(fresh), newest)
             if also:
                 also(cursor)
         return len(fresh)
