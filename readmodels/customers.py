@@ -26,7 +26,8 @@ def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None 
     where, params = ["tenant_id = ?"], [tenant_id]
     if q:
         prefix = q.lower()
-        where.append("(starts_with(name_lower, ?) OR starts_with(email, ?))")
+        # lower(email): an address keeps its local part's capitals (Ada.Potter@), a search should not care
+        where.append("(starts_with(name_lower, ?) OR starts_with(lower(email), ?))")
         params += [prefix, prefix]
     if tag:
         where.append("list_contains(tags, ?)")

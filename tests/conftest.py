@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,15 +41,23 @@ def postgres_url() -> str:
     return POSTGRES_URL
 
 
-@pytest.fixture
-def postgres_schema_url(postgres_url: str) -> Iterator[str]:
-    """A fresh schema on the test server, dropped afterwards."""
+@contextmanager
+def postgres_schema(postgres_url: str) -> Iterator[str]:
+    """A fresh schema on the test server, dropped afterwards; yields its event store URL."""
     schema = f"crm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
-    yield f"{postgres_url}?schema={schema}"
-    with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    try:
+        yield f"{postgres_url}?schema={schema}"
+    finally:
+        with psycopg.connect(postgres_url, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+@pytest.fixture
+def postgres_schema_url(postgres_url: str) -> Iterator[str]:
+    with postgres_schema(postgres_url) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -116,3 +125,42 @@ def tenant(app, client) -> Tenant:
 @pytest.fixture
 def other_tenant(app, client) -> Tenant:
     return _tenant(app, client, "Candle Corner")
+
+
+# -- one service per test module ------------------------------------------------------
+# Starting a service (event store, DuckDB file, projector thread) costs more than
+# most tests, so modules whose tests can share one take these fixtures instead.
+# Tests on a shared service each make their own tenant (``make_tenant``): lists
+# are per tenant, so no test sees another's rows.
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_store_url(request, tmp_path_factory) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('events') / 'events.sqlite3'}"
+        return
+    with postgres_schema(request.getfixturevalue("postgres_url")) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def module_settings(tmp_path_factory, module_store_url: str) -> Settings:
+    return Settings(data_dir=tmp_path_factory.mktemp("data"), event_store=module_store_url,
+                    admin_token="test-admin-token", consistency_timeout=5.0)
+
+
+@pytest.fixture(scope="module")
+def module_app(module_settings: Settings):
+    return create_app(module_settings)
+
+
+@pytest.fixture(scope="module")
+def module_client(module_app) -> Iterator[TestClient]:
+    with TestClient(module_app) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="module")
+def make_tenant(module_app, module_client) -> Callable[[str], Tenant]:
+    """Creates a tenant (with an owner key) on the module's shared service."""
+    return lambda name="Shop": _tenant(module_app, module_client, name)
