@@ -64,6 +64,13 @@ class OpenTask(BaseModel):
     assignee: str | None
 
 
+class CustomFieldValue(BaseModel):
+    key: str
+    label: str
+    type: str
+    value: Any
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -82,6 +89,7 @@ class Customer360(CustomerRow):
     open_opportunities_list: list[OpenDeal]
     last_interactions: list[Interaction]
     open_tasks: list[OpenTask] = []
+    custom_fields: list[CustomFieldValue] = []
 
 
 class TimelineEntry(BaseModel):
@@ -172,3 +180,15 @@ class TaskRow(BaseModel):
     completed_at: datetime | None
     updated_at: datetime
     overdue: bool = False
+
+
+class CustomFieldDefinition(BaseModel):
+    key: str
+    label: str
+    type: str
+    options: list[str]
+    required: bool
+    unique: bool
+    retired: bool
+    defined_at: datetime
+    updated_at: datetime

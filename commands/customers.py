@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import Field
 
+from commands import custom_fields
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command, DecimalString
-from domain.base import Meta
+from domain.base import CrmAggregate, Meta
 from domain.customer import Customer
 
 
@@ -19,6 +20,8 @@ class RegisterCustomer(Command):
     email: str | None = Field(default=None, max_length=320)
     phone: str | None = Field(default=None, max_length=40)
     source: str | None = Field(default=None, max_length=100)
+    custom_fields: dict[str, Any] | None = Field(
+        default=None, max_length=100, description="values of the tenant's custom fields, by key")
 
 
 class UpdateProfile(Command):
@@ -53,7 +56,18 @@ class ArchiveCustomer(Command):
 
 
 def register(crm: Crm, meta: Meta, cmd: RegisterCustomer, idem: Idempotency | None = None) -> Outcome:
-    return crm.create(meta, lambda: Customer.register(meta, **cmd.model_dump()), idem)
+    profile = cmd.model_dump(exclude={"custom_fields"})
+    fields = custom_fields.field_set(crm, meta.tenant_id)
+    also: list[CrmAggregate] = []
+
+    def make() -> Customer:
+        customer = Customer.register(meta, **profile)
+        if fields:
+            fields.missing_required(cmd.custom_fields or {})
+        custom_fields.apply_values(crm, meta, customer, cmd.custom_fields or {}, fields, also,
+                                   "custom_fields")
+        return customer
+    return crm.create(meta, make, idem, also)
 
 
 def update_profile(crm: Crm, meta: Meta, customer_id: UUID, cmd: UpdateProfile,

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
+from domain.custom_fields import CustomFieldSet
 from domain.values import email_address, money, phone_number, text, utc
 
 CHANNELS = ("email", "sms", "phone", "meeting", "whatsapp", "social")
@@ -50,6 +52,8 @@ class Customer(CrmAggregate):
             customer.order_ids = set()
             customer.note_count = 0
             customer.tags = []
+            # Customer 360 and lead management (see the events at the end of the class).
+            customer.custom_fields = {}
 
     class ProfileUpdated(CrmAggregate.Event):
         changes: dict
@@ -172,3 +176,29 @@ class Customer(CrmAggregate):
     def _refuse_if_archived(self) -> None:
         if self.archived:
             raise InvalidTransition("the customer is archived")
+
+    # -- custom fields ---------------------------------------------------------------------
+
+    class CustomFieldsChanged(CrmAggregate.Event):
+        values: dict  # key -> the stored value (None: cleared)
+        types: dict   # key -> the field's type, so the value is always read as written
+
+        def apply(self, customer: Customer) -> None:
+            for key, value in self.values.items():
+                if value is None:
+                    customer.custom_fields.pop(key, None)
+                else:
+                    customer.custom_fields[key] = value
+
+    def set_custom_fields(self, meta: Meta, values: dict[str, Any], field_set: CustomFieldSet,
+                          field: str = "values") -> dict[str, tuple[Any, Any]]:
+        """Validates and sets custom field values; returns {key: (old, new)} of what changed."""
+        self._refuse_if_archived()
+        normalised = field_set.validate(values, field)
+        changed = {key: (self.custom_fields.get(key), value) for key, value in normalised.items()
+                   if self.custom_fields.get(key) != value}
+        if changed:
+            self._record(self.CustomFieldsChanged, meta,
+                         values={key: new for key, (_, new) in changed.items()},
+                         types={key: field_set.fields[key]["type"] for key in changed})
+        return changed

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from readmodels import customer360
+from readmodels import customer360, custom_fields
 from readmodels import cursor as keyset
 
 DIRECTORY_COLUMNS = ("id", "name", "email", "phone", "source", "tags", "status",
@@ -21,9 +21,14 @@ def _rows(result) -> list[dict[str, Any]]:
 def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None = None,
                    status: str | None = None, created_from: datetime | None = None,
                    created_to: datetime | None = None, cursor: str | None = None,
-                   limit: int = 50) -> dict[str, Any]:
-    """Newest first. ``q`` matches the start of the name or of the email, case-insensitively."""
-    where, params = ["tenant_id = ?"], [tenant_id]
+                   limit: int = 50, custom: list[tuple[str, str, str]] | None = None) -> dict[str, Any]:
+    """Newest first. ``q`` matches the start of the name or of the email, case-insensitively.
+
+    ``custom`` filters on custom field values: ``(key, operator, value)``, see
+    :func:`readmodels.custom_fields.filters`.
+    """
+    where, params = custom_fields.filters(db, tenant_id, custom or [], "customers.id")
+    where, params = ["tenant_id = ?", *where], [tenant_id, *params]
     if q:
         prefix = q.lower()
         # lower(email): an address keeps its local part's capitals (Ada.Potter@), a search should not care

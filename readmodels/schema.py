@@ -9,6 +9,8 @@ readers never see a half-built read model.
 
 from __future__ import annotations
 
+from readmodels.profile_schema import PROFILE_TABLES
+
 # projection name -> {table: (column definitions, primary key or None, indexed columns)}
 TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]] = {
     "customer_directory": {
@@ -55,6 +57,7 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
             created_at TIMESTAMPTZ, completed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
             ("id",), ("tenant_id", "customer_id")),
     },
+    **PROFILE_TABLES,
 }
 
 # Bookkeeping of the node: how far each projection got, and the newest version of

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from api.deps import CallerDep, CommandDep, ReaderDep, get_crm
 from api.models import (CommandAccepted, Customer360, CustomerRow, CustomerState, Page,
@@ -18,6 +18,7 @@ from domain.base import DomainError, event_data, event_type
 from domain.customer import Customer
 from projections.timeline import KINDS
 from readmodels import customers as directory
+from readmodels.custom_fields import BadFilter
 from readmodels import timeline as timelines
 
 # Command and query routes are separate routers: in server mode they run in different processes.
@@ -70,15 +71,31 @@ def archive_customer(customer_id: UUID, body: handlers.ArchiveCustomer, ctx: Com
 
 
 @query_router.get("", response_model=Page[CustomerRow])
-def list_customers(caller: CallerDep, db: ReaderDep,
+def list_customers(caller: CallerDep, db: ReaderDep, request: Request,
                    q: Annotated[str | None, Query(max_length=200, description="name or email prefix")] = None,
                    tag: Annotated[str | None, Query(max_length=50)] = None,
                    status: Literal["active", "archived"] | None = None,
                    created_from: datetime | None = None, created_to: datetime | None = None,
                    cursor: Annotated[str | None, Query(max_length=500)] = None, limit: Limit = 50):
-    return directory.list_customers(db, caller.tenant_id, q=q, tag=tag, status=status,
-                                    created_from=created_from, created_to=created_to,
-                                    cursor=cursor, limit=limit)
+    """Custom fields filter as `cf.<key>=<value>`, `cf.<key>.gte=`, `cf.<key>.lte=` (numbers
+    and dates) and `cf.<key>.set=true|false`; a multi-select matches when it contains the value."""
+    try:
+        return directory.list_customers(db, caller.tenant_id, q=q, tag=tag, status=status,
+                                        created_from=created_from, created_to=created_to,
+                                        cursor=cursor, limit=limit,
+                                        custom=custom_field_filters(request))
+    except BadFilter as error:
+        raise DomainError(str(error), error.field) from None
+
+
+def custom_field_filters(request: Request) -> list[tuple[str, str, str]]:
+    """``cf.color=red`` -> ("color", "eq", "red"); ``cf.size.gte=3`` -> ("size", "gte", "3")."""
+    found = []
+    for name, value in request.query_params.multi_items():
+        if name.startswith("cf."):
+            key, _, operator = name[3:].partition(".")
+            found.append((key, operator or "eq", value))
+    return found
 
 
 @query_router.get("/{customer_id}", response_model=Customer360 | CustomerState,

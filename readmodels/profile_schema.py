@@ -1,0 +1,20 @@
+"""DuckDB tables of the customer 360, lead management and segmentation read models.
+
+Merged into :data:`readmodels.schema.TABLES`; same shape: projection name ->
+{table: (column definitions, primary key or None, indexed columns)}.
+"""
+
+from __future__ import annotations
+
+PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]] = {
+    "custom_fields": {
+        "custom_field_definitions": ("""
+            tenant_id VARCHAR, key VARCHAR, label VARCHAR, type VARCHAR, options VARCHAR[],
+            required BOOLEAN, is_unique BOOLEAN, retired BOOLEAN, defined_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ""", ("tenant_id", "key"), ()),
+        "custom_field_values": ("""
+            customer_id UUID, key VARCHAR, tenant_id VARCHAR, type VARCHAR, value_json VARCHAR,
+            text_value VARCHAR, number_value DECIMAL(38,10), date_value DATE, bool_value BOOLEAN,
+            list_value VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id", "key"), ("tenant_id",)),
+    },
+}
