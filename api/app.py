@@ -16,9 +16,10 @@ from fastapi import FastAPI
 
 from api import problems
 from api.limits import BodySizeLimit
-from api.routes import admin, campaigns, custom_fields, customers, opportunities, tasks
+from api.routes import admin, campaigns, custom_fields, customers, keys, opportunities, tasks
 from commands.application import Crm
 from commands.settings import Settings
+from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.projector import LogTailer, Projector
 
@@ -68,6 +69,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.crm = crm
+    app.state.callers = CallerCache(crm, settings.auth_cache_seconds)
     app.state.store = store
     app.state.projector = projector
     app.state.rebuilds = {}
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     problems.install(app)
     if role in ("all", "command"):
         for router in (customers.command_router, opportunities.command_router,
-                       campaigns.router, tasks.command_router, custom_fields.command_router):
+                       campaigns.router, tasks.command_router, custom_fields.command_router,
+                       keys.router):
             app.include_router(router)
     if role in ("all", "query"):
         for router in (customers.query_router, opportunities.query_router, admin.router,

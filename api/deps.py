@@ -11,7 +11,7 @@ from fastapi import Depends, Header, HTTPException, Request
 
 from commands.application import Crm, Idempotency, parse_consistency_token
 from commands.errors import Forbidden
-from commands.tenants import Caller, authenticate
+from commands.tenants import Caller
 from domain.base import DomainError, Meta
 from readmodels.store import ReadStore
 
@@ -26,7 +26,8 @@ def get_store(request: Request) -> ReadStore:
 
 def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
     scheme, _, secret = (authorization or "").partition(" ")
-    caller = authenticate(request.app.state.crm, secret.strip()) if scheme.lower() == "bearer" else None
+    callers = request.app.state.callers
+    caller = callers.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret else None
     if caller is None:
         raise HTTPException(401, "A valid API key is required (Authorization: Bearer <key>)",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -42,6 +43,7 @@ class CommandContext:
     meta: Meta
     idem: Idempotency | None
     expected_version: int | None
+    role: str = "member"
 
 
 def _expected_version(if_match: str | None) -> int | None:
@@ -71,7 +73,7 @@ async def command_context(
         fingerprint = hashlib.sha256(
             b"\n".join([request.method.encode(), request.url.path.encode(), body])).hexdigest()
         idem = Idempotency(idempotency_key, fingerprint)
-    return CommandContext(request.app.state.crm, meta, idem, _expected_version(if_match))
+    return CommandContext(request.app.state.crm, meta, idem, _expected_version(if_match), caller.role)
 
 
 CommandDep = Annotated[CommandContext, Depends(command_context)]

@@ -26,6 +26,9 @@ class Settings:
     # How long a query carrying X-Consistency-Token may wait for its read model.
     consistency_timeout: float = field(
         default_factory=lambda: float(_env("CRM_CONSISTENCY_TIMEOUT", "5")))
+    # How long a node trusts an API key it has checked (a revocation elsewhere waits this long).
+    auth_cache_seconds: float = field(
+        default_factory=lambda: float(_env("CRM_AUTH_CACHE_SECONDS", "10")))
     group_commit: bool = field(default_factory=lambda: _env("CRM_GROUP_COMMIT", "1") != "0")
     max_body_bytes: int = field(default_factory=lambda: int(_env("CRM_MAX_BODY_BYTES", "1048576")))
     # Operators' token for /v1/admin routes (projection status, rebuilds); empty disables them.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
@@ -45,3 +46,37 @@ def authenticate(crm: Crm, secret: str) -> Caller | None:
     if not isinstance(key, ApiKey) or key.revoked:
         return None
     return Caller(tenant_id=key.tenant_id, role=key.role, key_id=key.id)
+
+
+def revoke_key(crm: Crm, meta: Meta, key: UUID) -> None:
+    """Revokes one of the caller's tenant's keys (another tenant's key is not found)."""
+    crm.change(ApiKey, key, meta, lambda k: k.revoke(meta))
+
+
+class CallerCache:
+    """Remembers authenticated callers for ``ttl`` seconds, sparing a store read per request.
+
+    A key revoked through this process is forgotten at once; one revoked
+    elsewhere (another node, the CLI) stops working within ``ttl``.
+    """
+
+    def __init__(self, crm: Crm, ttl: float, size: int = 10_000) -> None:
+        self.crm, self.ttl, self.size = crm, ttl, size
+        self._callers: dict[str, tuple[float, Caller | None]] = {}
+
+    def authenticate(self, secret: str) -> Caller | None:
+        now = time.monotonic()
+        cached = self._callers.get(secret)
+        if cached and cached[0] > now:
+            return cached[1]
+        caller = authenticate(self.crm, secret)
+        if self.ttl > 0:
+            if len(self._callers) >= self.size:
+                self._callers.clear()
+            self._callers[secret] = (now + self.ttl, caller)
+        return caller
+
+    def forget(self, key: UUID) -> None:
+        for secret, (_, caller) in list(self._callers.items()):
+            if caller is not None and caller.key_id == key:
+                self._callers.pop(secret, None)
