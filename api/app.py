@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.limits import BodySizeLimit
-from api.routes import admin, campaigns, custom_fields, customers, keys, opportunities, tasks
+from api.routes import admin, campaigns, customers, keys, opportunities, profile
 from commands.application import Crm
 from commands.settings import Settings
 from commands.tenants import CallerCache
@@ -79,12 +79,11 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     problems.install(app)
     if role in ("all", "command"):
         for router in (customers.command_router, opportunities.command_router,
-                       campaigns.router, tasks.command_router, custom_fields.command_router,
-                       keys.router):
+                       campaigns.router, keys.router, *profile.COMMAND_ROUTERS):
             app.include_router(router)
     if role in ("all", "query"):
         for router in (customers.query_router, opportunities.query_router, admin.router,
-                       tasks.query_router, custom_fields.query_router):
+                       *profile.QUERY_ROUTERS):
             app.include_router(router)
 
     @app.get("/health", tags=["operations"])

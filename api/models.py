@@ -71,6 +71,19 @@ class CustomFieldValue(BaseModel):
     value: Any
 
 
+class Preferences(BaseModel):
+    preferred_channel: str | None
+    frequency: str | None
+    topics: list[str]
+
+
+class Consent(BaseModel):
+    channel: str
+    status: str
+    source: str
+    occurred_at: datetime
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -90,6 +103,8 @@ class Customer360(CustomerRow):
     last_interactions: list[Interaction]
     open_tasks: list[OpenTask] = []
     custom_fields: list[CustomFieldValue] = []
+    preferences: Preferences | None = None
+    consent: list[Consent] = []
 
 
 class TimelineEntry(BaseModel):
@@ -192,3 +207,12 @@ class CustomFieldDefinition(BaseModel):
     retired: bool
     defined_at: datetime
     updated_at: datetime
+
+
+class ConsentStatus(BaseModel):
+    customer_id: UUID
+    channel: str
+    status: str
+    source: str | None
+    occurred_at: datetime | None
+    allowed: bool

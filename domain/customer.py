@@ -8,7 +8,7 @@ twice is a no-op rather than double revenue). Everything else about a customer
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -20,6 +20,11 @@ CHANNELS = ("email", "sms", "phone", "meeting", "whatsapp", "social")
 DIRECTIONS = ("inbound", "outbound")
 PROFILE_FIELDS = ("name", "email", "phone", "source")
 MAX_TAGS = 50
+# Channels a customer can consent to (or refuse) being contacted on for marketing.
+CONSENT_CHANNELS = ("email", "sms", "whatsapp", "phone", "post")
+CONSENT_STATUSES = ("opted_in", "opted_out")
+FREQUENCIES = ("any", "weekly", "monthly", "quarterly", "never")
+MAX_TOPICS = 20
 
 
 def _tag(tag: str, field: str) -> str:
@@ -54,6 +59,8 @@ class Customer(CrmAggregate):
             customer.tags = []
             # Customer 360 and lead management (see the events at the end of the class).
             customer.custom_fields = {}
+            customer.preferences = {"preferred_channel": None, "frequency": None, "topics": []}
+            customer.consent = {}  # channel -> {"status", "source", "occurred_at"}
 
     class ProfileUpdated(CrmAggregate.Event):
         changes: dict
@@ -202,3 +209,64 @@ class Customer(CrmAggregate):
                          values={key: new for key, (_, new) in changed.items()},
                          types={key: field_set.fields[key]["type"] for key in changed})
         return changed
+
+    # -- preferences and consent ------------------------------------------------------------
+
+    class PreferencesChanged(CrmAggregate.Event):
+        preferred_channel: str | None
+        frequency: str | None
+        topics: list[str]
+
+        def apply(self, customer: Customer) -> None:
+            customer.preferences = {"preferred_channel": self.preferred_channel,
+                                    "frequency": self.frequency, "topics": list(self.topics)}
+
+    class ConsentRecorded(CrmAggregate.Event):
+        channel: str
+        status: str
+        source: str
+        occurred_at: datetime
+        current: bool  # False when an older consent is recorded after a newer one
+
+        def apply(self, customer: Customer) -> None:
+            if self.current:
+                customer.consent[self.channel] = {"status": self.status, "source": self.source,
+                                                  "occurred_at": self.occurred_at}
+
+    def change_preferences(self, meta: Meta, **changes: Any) -> None:
+        """Changes the preferences given (preferred_channel, frequency, topics)."""
+        self._refuse_if_archived()
+        preferences = dict(self.preferences)
+        for field, value in changes.items():
+            if field == "preferred_channel":
+                if value is not None and value not in CONSENT_CHANNELS:
+                    raise DomainError(f"must be one of {', '.join(CONSENT_CHANNELS)}", field)
+            elif field == "frequency":
+                if value is not None and value not in FREQUENCIES:
+                    raise DomainError(f"must be one of {', '.join(FREQUENCIES)}", field)
+            elif field == "topics":
+                value = list(dict.fromkeys(_tag(t, f"topics[{i}]") for i, t in enumerate(value or [])))
+                if len(value) > MAX_TOPICS:
+                    raise DomainError(f"at most {MAX_TOPICS} topics", field)
+            else:
+                raise DomainError(f"{field} is not a preference", field)
+            preferences[field] = value
+        if preferences != self.preferences:
+            self._record(self.PreferencesChanged, meta, **preferences)
+
+    def record_consent(self, meta: Meta, channel: str, status: str, source: str,
+                       occurred_at: datetime | None, now: datetime) -> None:
+        """Records an opt-in or opt-out. An opt-out is recorded even for an archived customer."""
+        if channel not in CONSENT_CHANNELS:
+            raise DomainError(f"channel must be one of {', '.join(CONSENT_CHANNELS)}", "channel")
+        if status not in CONSENT_STATUSES:
+            raise DomainError(f"status must be one of {', '.join(CONSENT_STATUSES)}", "status")
+        if status == "opted_in":
+            self._refuse_if_archived()
+        moment = utc(occurred_at or now)
+        if moment > now + timedelta(minutes=5):
+            raise DomainError("consent cannot be recorded for a future time", "occurred_at")
+        latest = self.consent.get(channel)
+        self._record(self.ConsentRecorded, meta, channel=channel, status=status,
+                     source=text(source, "source", 200, required=True), occurred_at=moment,
+                     current=latest is None or moment >= latest["occurred_at"])

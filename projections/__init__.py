@@ -4,9 +4,9 @@ Each module exposes ``NAME`` and ``handle(envelope) -> list[Change]``. They
 hold no state and touch no database, so they are tested as plain functions.
 """
 
-from projections import (custom_fields, customer_directory, customer_summary, opportunities,
-                         orders, tasks, timeline)
+from projections import (consent, custom_fields, customer_directory, customer_summary,
+                         opportunities, orders, tasks, timeline)
 
 PROJECTIONS = {module.NAME: module for module in
                (customer_directory, customer_summary, orders, timeline, opportunities,
-                tasks, custom_fields)}
+                tasks, custom_fields, consent)}

@@ -36,6 +36,14 @@ DESCRIBE = {
     "Opportunity.Won": ("opportunity", lambda d: f"Deal won ({d['value']} {d['currency']})"),
     "Opportunity.Lost": ("opportunity", lambda d: f"Deal lost: {d['reason']}"),
     "Campaign.Launched": ("campaign", lambda d: "Received a campaign"),
+    "Customer.CustomFieldsChanged": ("profile", lambda d: "Custom fields: "
+                                     + ", ".join(sorted(d["values"]))),
+    "Customer.PreferencesChanged": ("profile", lambda d: "Preferences: "
+                                    + ", ".join(filter(None, (d["preferred_channel"], d["frequency"])))
+                                    + (f"; topics {', '.join(d['topics'])}" if d["topics"] else "")),
+    "Customer.ConsentRecorded": ("consent", lambda d: ("Opted in to " if d["status"] == "opted_in"
+                                                       else "Opted out of ")
+                                 + f"{d['channel']} ({d['source']})"),
     "Task.Created": ("task", lambda d: f"Task: {d['title']}"
                      + (f" (due {d['due_at'][:16].replace('T', ' ')})" if d.get("due_at") else "")
                      + (f" for {d['assignee']}" if d.get("assignee") else "")),

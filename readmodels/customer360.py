@@ -9,11 +9,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from readmodels import custom_fields, tasks
+from readmodels import consent, custom_fields, tasks
 
 
 def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
     return {
         "open_tasks": tasks.open_tasks_of_customer(db, customer_id),
         "custom_fields": custom_fields.values_of_customer(db, tenant_id, customer_id),
+        "preferences": consent.preferences_of_customer(db, customer_id),
+        "consent": consent.consent_of_customer(db, customer_id),
     }

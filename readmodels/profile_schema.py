@@ -17,4 +17,12 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
             text_value VARCHAR, number_value DECIMAL(38,10), date_value DATE, bool_value BOOLEAN,
             list_value VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id", "key"), ("tenant_id",)),
     },
+    "consent": {
+        "customer_preferences": ("""
+            customer_id UUID, tenant_id VARCHAR, preferred_channel VARCHAR, frequency VARCHAR,
+            topics VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id",), ()),
+        "customer_consent": ("""
+            customer_id UUID, channel VARCHAR, tenant_id VARCHAR, status VARCHAR, source VARCHAR,
+            occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ""", ("customer_id", "channel"), ()),
+    },
 }

@@ -1,0 +1,9 @@
+"""The routers of the customer 360, lead management and segmentation features, in one place,
+so that api/app.py includes them with one line per process role."""
+
+from __future__ import annotations
+
+from api.routes import consent, custom_fields, tasks
+
+COMMAND_ROUTERS = (tasks.command_router, custom_fields.command_router, consent.command_router)
+QUERY_ROUTERS = (tasks.query_router, custom_fields.query_router, consent.query_router)
