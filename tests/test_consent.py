@@ -25,10 +25,10 @@ def test_consent_and_preferences(tenant, other_tenant, app):
     _ok(tenant.post(f"/v1/customers/{bea['id']}/consent",
                     {"channel": "email", "status": "opted_in", "source": "import"}), 201)
     archived = _ok(tenant.post(f"/v1/customers/{bea['id']}/archive", {}))
-    prefs = _ok(tenant.patch(f"/v1/customers/{ada['id']}/preferences",
-                             {"preferred_channel": "email", "frequency": "monthly",
-                              "topics": ["Glazes", "workshops", "glazes"]}))
-    _ok(tenant.patch(f"/v1/customers/{ada['id']}/preferences", {"frequency": "weekly"}))
+    _ok(tenant.patch(f"/v1/customers/{ada['id']}/preferences",
+                     {"preferred_channel": "email", "frequency": "monthly",
+                      "topics": ["Glazes", "workshops", "glazes"]}))
+    prefs = _ok(tenant.patch(f"/v1/customers/{ada['id']}/preferences", {"frequency": "weekly"}))
 
     view = _ok(tenant.get(f"/v1/customers/{ada['id']}", token=prefs["consistency_token"]))
     assert view["preferences"] == {"preferred_channel": "email", "frequency": "weekly",

@@ -47,13 +47,16 @@ def test_values_are_validated_shown_and_filterable(tenant, other_tenant, app):
     done = _ok(tenant.patch(path, {"values": {
         "shop_size": 12.5, "first_visit": "2025-11-02", "wholesale": True, "region": "north",
         "interests": ["wood", "clay", "wood"], "vat_number": "GB123"}}))
-    _ok(tenant.patch(f"/v1/customers/{bea['id']}/custom-fields",
-                     {"values": {"shop_size": "3", "region": "south", "interests": ["glass"]}}))
+    bea_set = _ok(tenant.patch(f"/v1/customers/{bea['id']}/custom-fields",
+                               {"values": {"shop_size": "3", "region": "south",
+                                           "interests": ["glass"]}}))
     # Unique: another customer cannot take Ada's VAT number (whatever its case) until she frees it.
     bea_path = f"/v1/customers/{bea['id']}/custom-fields"
     _refused(tenant.patch(bea_path, {"values": {"vat_number": "gb123"}}), "values.vat_number")
 
-    view = _ok(tenant.get(f"/v1/customers/{ada['id']}", token=done["consistency_token"]))
+    assert done["version"] == 2
+    # (Any later token will do: the node applies the log in order.)
+    view = _ok(tenant.get(f"/v1/customers/{ada['id']}", token=bea_set["consistency_token"]))
     assert {f["key"]: f["value"] for f in view["custom_fields"]} == {
         "shop_size": "12.5", "first_visit": "2025-11-02", "wholesale": True, "region": "north",
         "interests": ["clay", "wood"], "vat_number": "GB123"}
