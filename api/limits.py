@@ -19,21 +19,33 @@ class BodySizeLimit:
         length = headers.get(b"content-length")
         if length is not None and (not length.isdigit() or int(length) > self.max_bytes):
             return await self._refuse(scope, receive, send)
-        seen = 0
+        seen, started, refused = 0, False, False
 
         async def counting_receive():
-            nonlocal seen
+            nonlocal seen, refused
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    # Answer here: the framework turns any error while reading the body into its
+                    # own 400, so _TooLarge would not reach us; that 400 is dropped below.
+                    if not started and not refused:
+                        refused = True
+                        await self._refuse(scope, receive, send)
                     raise _TooLarge
             return message
 
+        async def guarded_send(message):
+            nonlocal started
+            if not refused:
+                started = True
+                await send(message)
+
         try:
-            await self.app(scope, counting_receive, send)
+            await self.app(scope, counting_receive, guarded_send)
         except _TooLarge:
-            await self._refuse(scope, receive, send)
+            if not refused:
+                raise
 
     async def _refuse(self, scope, receive, send):
         response = problem(413, "body-too-large", "Request body too large",
