@@ -17,6 +17,7 @@ from fastapi import FastAPI
 from api import problems
 from api.limits import BodySizeLimit
 from api.routes import admin, campaigns, customers, keys, opportunities, profile
+from api.routes import sales
 from commands.application import Crm
 from commands.settings import Settings
 from commands.tenants import CallerCache
@@ -85,6 +86,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
         for router in (customers.query_router, opportunities.query_router, admin.router,
                        *profile.QUERY_ROUTERS):
             app.include_router(router)
+    sales.install(app, role)  # pipelines, deal extras, quotes, contracts, funnels
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:

@@ -10,3 +10,9 @@ from projections import (consent, custom_fields, customer_directory, customer_su
 PROJECTIONS = {module.NAME: module for module in
                (customer_directory, customer_summary, orders, timeline, opportunities,
                 tasks, custom_fields, consent)}
+
+# The sales read models (pipelines, the deal board and history, quotes, contracts, funnels).
+from projections import contracts, deals, funnel_events, pipelines, quotes  # noqa: E402
+
+PROJECTIONS.update({module.NAME: module for module in
+                    (pipelines, deals, quotes, contracts, funnel_events)})

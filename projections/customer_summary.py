@@ -47,6 +47,10 @@ def handle(e: Envelope) -> list[Change]:
                              add={"open_opportunities": -1, "won_opportunities": 1})]
         case "Opportunity.Lost":
             return [_summary(e, d["customer_id"], add={"open_opportunities": -1})]
+        case "Opportunity.Reopened":
+            won = -1 if d["previous_status"] == "won" else 0
+            return [_summary(e, d["customer_id"],
+                             add={"open_opportunities": 1, "won_opportunities": won})]
         case "Campaign.Launched":
             return [_summary(e, customer_id, add={"campaigns_received": 1},
                              greatest={"last_interaction_at": e.occurred_at})

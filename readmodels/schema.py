@@ -9,6 +9,8 @@ readers never see a half-built read model.
 
 from __future__ import annotations
 
+from readmodels.sales_schema import SALES_TABLES
+
 from readmodels.profile_schema import PROFILE_TABLES
 
 # projection name -> {table: (column definitions, primary key or None, indexed columns)}
@@ -58,6 +60,7 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
             ("id",), ("tenant_id", "customer_id")),
     },
     **PROFILE_TABLES,
+    **SALES_TABLES,
 }
 
 # Bookkeeping of the node: how far each projection got, and the newest version of

@@ -367,7 +367,10 @@ def test_a_won_deal_is_closed():
     won.win(META)
     assert won.status == "won"
     assert event_data(won.collect_events()[-1]) == {"customer_id": won.customer_id,
-                                                    "value": Decimal("1200.00"), "currency": "GBP"}
+                                                    "value": Decimal("1200.00"), "currency": "GBP",
+                                                    "reason": None, "pipeline_id": None,
+                                                    "previous_stage": "lead",
+                                                    "stage": "lead", "occurred_at": None}
     for change in (lambda: won.win(META), lambda: won.lose(META, "price"),
                    lambda: won.move_stage(META, "proposal"), lambda: won.change_value(META, "1")):
         with pytest.raises(InvalidTransition):
