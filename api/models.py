@@ -84,6 +84,17 @@ class Consent(BaseModel):
     occurred_at: datetime
 
 
+class LeadState(BaseModel):
+    stage: str
+    owner: str | None
+    lead_since: datetime | None
+    qualified_at: datetime | None
+    converted_at: datetime | None
+    bant: dict[str, Any]
+    bant_qualified: bool
+    assignment_method: str | None
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -105,6 +116,7 @@ class Customer360(CustomerRow):
     custom_fields: list[CustomFieldValue] = []
     preferences: Preferences | None = None
     consent: list[Consent] = []
+    lead: LeadState | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -207,6 +219,40 @@ class CustomFieldDefinition(BaseModel):
     retired: bool
     defined_at: datetime
     updated_at: datetime
+
+
+class LeadRow(BaseModel):
+    id: UUID
+    name: str
+    email: str | None
+    source: str | None
+    stage: str
+    owner: str | None
+    lead_since: datetime
+    bant_qualified: bool
+    assigned_at: datetime | None
+
+
+class ConversionPeriod(BaseModel):
+    period_start: date
+    leads: int
+    qualified: int
+    converted: int
+    conversion_rate: float | None
+    days_to_convert: float | None
+    conversions_in_period: int
+
+
+class LeadSettingsView(BaseModel):
+    bant_rule: dict[str, Any]
+    routing_rules: list[dict[str, Any]]
+    scoring_rules: list[dict[str, Any]]
+
+
+class TeamView(BaseModel):
+    name: str
+    members: list[str]
+    turns: int
 
 
 class ConsentStatus(BaseModel):

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from pydantic import Field
 
-from commands import custom_fields
+from commands import custom_fields, leads
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command, DecimalString
 from domain.base import CrmAggregate, Meta
@@ -22,6 +22,8 @@ class RegisterCustomer(Command):
     source: str | None = Field(default=None, max_length=100)
     custom_fields: dict[str, Any] | None = Field(
         default=None, max_length=100, description="values of the tenant's custom fields, by key")
+    lifecycle_stage: Literal["lead", "qualified", "customer"] = Field(
+        default="customer", description="lead or qualified: a lead, routed by the tenant's rules")
 
 
 class UpdateProfile(Command):
@@ -56,7 +58,7 @@ class ArchiveCustomer(Command):
 
 
 def register(crm: Crm, meta: Meta, cmd: RegisterCustomer, idem: Idempotency | None = None) -> Outcome:
-    profile = cmd.model_dump(exclude={"custom_fields"})
+    profile = cmd.model_dump(exclude={"custom_fields", "lifecycle_stage"})
     fields = custom_fields.field_set(crm, meta.tenant_id)
     also: list[CrmAggregate] = []
 
@@ -66,6 +68,10 @@ def register(crm: Crm, meta: Meta, cmd: RegisterCustomer, idem: Idempotency | No
             fields.missing_required(cmd.custom_fields or {})
         custom_fields.apply_values(crm, meta, customer, cmd.custom_fields or {}, fields, also,
                                    "custom_fields")
+        if cmd.lifecycle_stage != "customer":
+            customer.start_as_lead(meta, cmd.lifecycle_stage)
+            leads.route(crm, meta, customer, leads.lead_settings(crm, meta.tenant_id), also,
+                        "lifecycle_stage")
         return customer
     return crm.create(meta, make, idem, also)
 

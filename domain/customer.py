@@ -14,6 +14,7 @@ from typing import Any
 
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.custom_fields import CustomFieldSet
+from domain.leads import BANT_CRITERIA, bant_qualifies
 from domain.values import email_address, money, phone_number, text, utc
 
 CHANNELS = ("email", "sms", "phone", "meeting", "whatsapp", "social")
@@ -23,6 +24,11 @@ MAX_TAGS = 50
 # Channels a customer can consent to (or refuse) being contacted on for marketing.
 CONSENT_CHANNELS = ("email", "sms", "whatsapp", "phone", "post")
 CONSENT_STATUSES = ("opted_in", "opted_out")
+LIFECYCLE_STAGES = ("lead", "qualified", "customer", "churned")
+# Which lifecycle moves a person may make by hand (an order also converts a lead).
+LIFECYCLE_MOVES = {"lead": {"qualified", "customer"}, "qualified": {"lead", "customer"},
+                   "customer": {"churned"}, "churned": {"customer"}}
+ASSIGNMENT_METHODS = ("manual", "round_robin", "rule")
 FREQUENCIES = ("any", "weekly", "monthly", "quarterly", "never")
 MAX_TOPICS = 20
 
@@ -61,6 +67,11 @@ class Customer(CrmAggregate):
             customer.custom_fields = {}
             customer.preferences = {"preferred_channel": None, "frequency": None, "topics": []}
             customer.consent = {}  # channel -> {"status", "source", "occurred_at"}
+            customer.lifecycle_stage = "customer"
+            customer.lead_since = None
+            customer.owner = None
+            customer.bant = {}
+            customer.bant_qualified = False
 
     class ProfileUpdated(CrmAggregate.Event):
         changes: dict
@@ -163,6 +174,10 @@ class Customer(CrmAggregate):
             raise DomainError("item_count must be between 1 and 100000", "item_count")
         self._record(self.OrderRecorded, meta, order_id=order_id, amount=amount,
                      currency=currency, item_count=item_count, occurred_at=utc(occurred_at))
+        if self.lifecycle_stage in ("lead", "qualified"):
+            self._move_to(meta, "customer", "first order")
+        elif self.lifecycle_stage == "churned":
+            self._move_to(meta, "customer", "ordered again")
         return True
 
     def change_tags(self, meta: Meta, add: list[str], remove: list[str]) -> None:
@@ -270,3 +285,88 @@ class Customer(CrmAggregate):
         self._record(self.ConsentRecorded, meta, channel=channel, status=status,
                      source=text(source, "source", 200, required=True), occurred_at=moment,
                      current=latest is None or moment >= latest["occurred_at"])
+
+    # -- lead lifecycle, BANT qualification and assignment ---------------------------------------
+
+    class LifecycleChanged(CrmAggregate.Event):
+        stage: str
+        previous_stage: str
+        reason: str | None
+        lead_since: datetime | None  # when the person entered the funnel (the cohort)
+        converted: bool              # a lead or qualified lead became a customer
+
+        def apply(self, customer: Customer) -> None:
+            customer.lifecycle_stage = self.stage
+            customer.lead_since = self.lead_since
+
+    class BantAssessed(CrmAggregate.Event):
+        criteria: dict  # budget/authority/need/timeline -> {"met": bool | None, "note": str | None}
+        qualified: bool  # by the tenant's rule at the time
+
+        def apply(self, customer: Customer) -> None:
+            customer.bant = {k: dict(v) for k, v in self.criteria.items()}
+            customer.bant_qualified = self.qualified
+
+    class Assigned(CrmAggregate.Event):
+        owner: str | None
+        previous_owner: str | None
+        method: str         # manual | round_robin | rule
+        team: str | None
+        rule: str | None
+
+        def apply(self, customer: Customer) -> None:
+            customer.owner = self.owner
+
+    def start_as_lead(self, meta: Meta, stage: str) -> None:
+        """Right after registering: the person enters the funnel as a lead (or qualified lead)."""
+        if stage not in ("lead", "qualified"):
+            raise DomainError("a new customer starts as lead, qualified or customer", "lifecycle_stage")
+        if not any(isinstance(e, self.Registered) for e in self.pending_events):
+            raise InvalidTransition("only a customer being registered starts as a lead")
+        self.lead_since = self.created_on
+        self._move_to(meta, stage, "registered as a lead")
+
+    def change_lifecycle(self, meta: Meta, stage: str, reason: str | None = None) -> None:
+        if stage not in LIFECYCLE_STAGES:
+            raise DomainError(f"stage must be one of {', '.join(LIFECYCLE_STAGES)}", "stage")
+        self._refuse_if_archived()
+        if stage == self.lifecycle_stage:
+            return
+        if stage not in LIFECYCLE_MOVES[self.lifecycle_stage]:
+            raise InvalidTransition(f"a {self.lifecycle_stage} cannot become {stage}")
+        self._move_to(meta, stage, text(reason, "reason", 500))
+
+    def _move_to(self, meta: Meta, stage: str, reason: str | None) -> None:
+        previous = self.lifecycle_stage
+        self._record(self.LifecycleChanged, meta, stage=stage, previous_stage=previous,
+                     reason=reason, lead_since=self.lead_since,
+                     converted=previous in ("lead", "qualified") and stage == "customer")
+
+    def assess_bant(self, meta: Meta, criteria: dict[str, dict], rule: dict[str, Any]) -> None:
+        """Updates the criteria given; qualifies a lead when the tenant's rule is met."""
+        self._refuse_if_archived()
+        merged = {name: dict(value) for name, value in self.bant.items()}
+        for name, value in criteria.items():
+            if name not in BANT_CRITERIA:
+                raise DomainError(f"must be one of {', '.join(BANT_CRITERIA)}", name)
+            current = merged.get(name, {"met": None, "note": None})
+            note = text(value["note"], f"{name}.note", 2000) if "note" in value else current["note"]
+            met = value["met"] if "met" in value else current["met"]
+            if met is not None and not isinstance(met, bool):
+                raise DomainError("met is true, false or null (unknown)", f"{name}.met")
+            merged[name] = {"met": met, "note": note}
+        qualified = bant_qualifies(rule, merged)
+        if merged != self.bant or qualified != self.bant_qualified:
+            self._record(self.BantAssessed, meta, criteria=merged, qualified=qualified)
+        if qualified and self.lifecycle_stage == "lead":
+            self._move_to(meta, "qualified", "BANT criteria met")
+
+    def assign(self, meta: Meta, owner: str | None, method: str = "manual", team: str | None = None,
+               rule: str | None = None) -> None:
+        if method not in ASSIGNMENT_METHODS:
+            raise DomainError(f"method must be one of {', '.join(ASSIGNMENT_METHODS)}", "method")
+        self._refuse_if_archived()
+        owner = text(owner, "owner", 200)
+        if owner != self.owner or method != "manual":
+            self._record(self.Assigned, meta, owner=owner, previous_owner=self.owner,
+                         method=method, team=team, rule=rule)

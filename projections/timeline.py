@@ -44,6 +44,14 @@ DESCRIBE = {
     "Customer.ConsentRecorded": ("consent", lambda d: ("Opted in to " if d["status"] == "opted_in"
                                                        else "Opted out of ")
                                  + f"{d['channel']} ({d['source']})"),
+    "Customer.LifecycleChanged": ("lead", lambda d: f"Became {d['stage']}"
+                                  + (f" ({d['reason']})" if d.get("reason") else "")),
+    "Customer.BantAssessed": ("lead", lambda d: "BANT: " + ", ".join(
+        f"{name} {({True: 'met', False: 'not met'}).get(value['met'], 'unknown')}"
+        for name, value in d["criteria"].items()) + ("; qualified" if d["qualified"] else "")),
+    "Customer.Assigned": ("lead", lambda d: (f"Assigned to {d['owner']}" if d["owner"] else "Unassigned")
+                          + {"manual": "", "round_robin": f" (round robin in {d['team']})",
+                             "rule": f" (rule {d['rule']})"}[d["method"]]),
     "Task.Created": ("task", lambda d: f"Task: {d['title']}"
                      + (f" (due {d['due_at'][:16].replace('T', ' ')})" if d.get("due_at") else "")
                      + (f" for {d['assignee']}" if d.get("assignee") else "")),

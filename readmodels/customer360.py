@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from readmodels import consent, custom_fields, tasks
+from readmodels import consent, custom_fields, leads, tasks
 
 
 def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
@@ -18,4 +18,5 @@ def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
         "custom_fields": custom_fields.values_of_customer(db, tenant_id, customer_id),
         "preferences": consent.preferences_of_customer(db, customer_id),
         "consent": consent.consent_of_customer(db, customer_id),
+        "lead": leads.lead_of_customer(db, customer_id),
     }

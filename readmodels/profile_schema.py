@@ -25,4 +25,18 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
             customer_id UUID, channel VARCHAR, tenant_id VARCHAR, status VARCHAR, source VARCHAR,
             occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ""", ("customer_id", "channel"), ()),
     },
+    "leads": {
+        "lifecycle": ("""
+            customer_id UUID, tenant_id VARCHAR, stage VARCHAR, lead_since TIMESTAMPTZ,
+            qualified_at TIMESTAMPTZ, converted_at TIMESTAMPTZ, churned_at TIMESTAMPTZ,
+            owner VARCHAR, assignment_method VARCHAR, assigned_team VARCHAR, assigned_rule VARCHAR,
+            assigned_at TIMESTAMPTZ, bant VARCHAR, bant_met INTEGER, bant_qualified BOOLEAN,
+            updated_at TIMESTAMPTZ""", ("customer_id",), ("tenant_id",)),
+        "lead_settings": ("""
+            tenant_id VARCHAR, bant_rule VARCHAR, routing_rules VARCHAR, scoring_rules VARCHAR,
+            updated_at TIMESTAMPTZ""", ("tenant_id",), ()),
+        "teams": ("""
+            id UUID, tenant_id VARCHAR, name VARCHAR, members VARCHAR[], turns INTEGER DEFAULT 0,
+            formed_at TIMESTAMPTZ""", ("id",), ()),
+    },
 }
