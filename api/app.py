@@ -18,6 +18,7 @@ from api import problems
 from api.limits import BodySizeLimit
 from api.routes import admin, campaigns, customers, keys, opportunities, profile
 from api.routes import sales
+from api.routes import marketing
 from commands.application import Crm
 from commands.settings import Settings
 from commands.tenants import CallerCache
@@ -80,11 +81,12 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     problems.install(app)
     if role in ("all", "command"):
         for router in (customers.command_router, opportunities.command_router,
-                       campaigns.router, keys.router, *profile.COMMAND_ROUTERS):
+                       campaigns.router, keys.router, *profile.COMMAND_ROUTERS,
+                       *marketing.COMMAND_ROUTERS):
             app.include_router(router)
     if role in ("all", "query"):
         for router in (customers.query_router, opportunities.query_router, admin.router,
-                       *profile.QUERY_ROUTERS):
+                       *profile.QUERY_ROUTERS, *marketing.QUERY_ROUTERS):
             app.include_router(router)
     sales.install(app, role)  # pipelines, deal extras, quotes, contracts, funnels
 

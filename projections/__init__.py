@@ -16,3 +16,8 @@ from projections import contracts, deals, funnel_events, pipelines, quotes  # no
 
 PROJECTIONS.update({module.NAME: module for module in
                     (pipelines, deals, quotes, contracts, funnel_events)})
+
+# The campaign and marketing automation read models (templates, messages, webhooks).
+from projections import templates  # noqa: E402
+
+PROJECTIONS.update({module.NAME: module for module in (templates,)})

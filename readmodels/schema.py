@@ -10,6 +10,7 @@ readers never see a half-built read model.
 from __future__ import annotations
 
 from readmodels.sales_schema import SALES_TABLES
+from readmodels.marketing_schema import MARKETING_TABLES
 
 from readmodels.profile_schema import PROFILE_TABLES
 
@@ -61,6 +62,7 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
     },
     **PROFILE_TABLES,
     **SALES_TABLES,
+    **MARKETING_TABLES,
 }
 
 # Bookkeeping of the node: how far each projection got, and the newest version of
