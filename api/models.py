@@ -95,6 +95,28 @@ class LeadState(BaseModel):
     assignment_method: str | None
 
 
+class ScoreReason(BaseModel):
+    rule: str
+    points: int
+    times: int
+
+
+class ScoreStep(BaseModel):
+    occurred_at: datetime
+    rule: str
+    points: int
+    score: int
+
+
+class LeadScore(BaseModel):
+    score: int
+    earned: int
+    silence_points: int
+    last_activity_at: datetime | None
+    reasons: list[ScoreReason]
+    history: list[ScoreStep] = []
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -117,6 +139,7 @@ class Customer360(CustomerRow):
     preferences: Preferences | None = None
     consent: list[Consent] = []
     lead: LeadState | None = None
+    lead_score: LeadScore | None = None
 
 
 class TimelineEntry(BaseModel):
@@ -231,6 +254,14 @@ class LeadRow(BaseModel):
     lead_since: datetime
     bant_qualified: bool
     assigned_at: datetime | None
+
+
+class ScoreRow(BaseModel):
+    id: UUID
+    name: str
+    email: str | None
+    score: int
+    last_activity_at: datetime | None
 
 
 class ConversionPeriod(BaseModel):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from datetime import datetime
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
@@ -47,6 +48,12 @@ class AssignLead(Command):
         if ways != 1:
             raise ValueError("send exactly one of owner, team or by_rule")
         return self
+
+
+class TrackEngagement(Command):
+    kind: Literal["email_opened", "link_clicked", "page_visited", "form_submitted"]
+    detail: str | None = Field(default=None, max_length=500, description="which email, link, page...")
+    occurred_at: datetime | None = None
 
 
 class SetBantRule(Command):
@@ -199,3 +206,11 @@ def set_team(crm: Crm, meta: Meta, name: str, cmd: SetTeam, idem: Idempotency | 
             return team
         return crm.create(meta, make, idem)
     return crm.change(Team, existing.id, meta, lambda t: t.set_members(meta, cmd.members), None, idem)
+
+
+def track_engagement(crm: Crm, meta: Meta, customer_id: UUID, cmd: TrackEngagement,
+                     expected_version: int | None = None,
+                     idem: Idempotency | None = None) -> Outcome:
+    return crm.change(Customer, customer_id, meta,
+                      lambda c: c.track_engagement(meta, cmd.kind, cmd.detail, cmd.occurred_at),
+                      expected_version, idem)

@@ -14,7 +14,7 @@ from typing import Any
 
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.custom_fields import CustomFieldSet
-from domain.leads import BANT_CRITERIA, bant_qualifies
+from domain.leads import BANT_CRITERIA, ENGAGEMENTS, bant_qualifies
 from domain.values import email_address, money, phone_number, text, utc
 
 CHANNELS = ("email", "sms", "phone", "meeting", "whatsapp", "social")
@@ -370,3 +370,18 @@ class Customer(CrmAggregate):
         if owner != self.owner or method != "manual":
             self._record(self.Assigned, meta, owner=owner, previous_owner=self.owner,
                          method=method, team=team, rule=rule)
+
+    # -- engagement (what marketing tools report: opens, clicks, visits, forms) ------------------
+
+    class EngagementTracked(CrmAggregate.Event):
+        kind: str
+        detail: str | None
+        occurred_at: datetime
+
+    def track_engagement(self, meta: Meta, kind: str, detail: str | None,
+                         occurred_at: datetime | None) -> None:
+        if kind not in ENGAGEMENTS:
+            raise DomainError(f"kind must be one of {', '.join(ENGAGEMENTS)}", "kind")
+        self._refuse_if_archived()
+        self._record(self.EngagementTracked, meta, kind=kind, detail=text(detail, "detail", 500),
+                     occurred_at=utc(occurred_at))

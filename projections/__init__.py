@@ -4,12 +4,12 @@ Each module exposes ``NAME`` and ``handle(envelope) -> list[Change]``. They
 hold no state and touch no database, so they are tested as plain functions.
 """
 
-from projections import (consent, custom_fields, customer_directory, customer_summary, leads,
-                         opportunities, orders, tasks, timeline)
+from projections import (consent, custom_fields, customer_directory, customer_summary,
+                         lead_scoring, leads, opportunities, orders, tasks, timeline)
 
 PROJECTIONS = {module.NAME: module for module in
                (customer_directory, customer_summary, orders, timeline, opportunities,
-                tasks, custom_fields, consent, leads)}
+                tasks, custom_fields, consent, leads, lead_scoring)}
 
 # The sales read models (pipelines, the deal board and history, quotes, contracts, funnels).
 from projections import contracts, deals, funnel_events, pipelines, quotes  # noqa: E402

@@ -52,6 +52,8 @@ DESCRIBE = {
     "Customer.Assigned": ("lead", lambda d: (f"Assigned to {d['owner']}" if d["owner"] else "Unassigned")
                           + {"manual": "", "round_robin": f" (round robin in {d['team']})",
                              "rule": f" (rule {d['rule']})"}[d["method"]]),
+    "Customer.EngagementTracked": ("engagement", lambda d: d["kind"].replace("_", " ").capitalize()
+                                   + (f": {d['detail']}" if d.get("detail") else "")),
     "Task.Created": ("task", lambda d: f"Task: {d['title']}"
                      + (f" (due {d['due_at'][:16].replace('T', ' ')})" if d.get("due_at") else "")
                      + (f" for {d['assignee']}" if d.get("assignee") else "")),

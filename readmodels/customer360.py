@@ -6,10 +6,11 @@ Each is read from its own read model; ``extras`` gathers them for
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from readmodels import consent, custom_fields, leads, tasks
+from readmodels import consent, custom_fields, lead_scores, leads, tasks
 
 
 def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
@@ -19,4 +20,6 @@ def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
         "preferences": consent.preferences_of_customer(db, customer_id),
         "consent": consent.consent_of_customer(db, customer_id),
         "lead": leads.lead_of_customer(db, customer_id),
+        "lead_score": lead_scores.score_of_customer(db, tenant_id, customer_id,
+                                                    datetime.now(timezone.utc), history=False),
     }

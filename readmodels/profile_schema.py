@@ -39,4 +39,10 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
             id UUID, tenant_id VARCHAR, name VARCHAR, members VARCHAR[], turns INTEGER DEFAULT 0,
             formed_at TIMESTAMPTZ""", ("id",), ()),
     },
+    "lead_scoring": {
+        "score_signals": ("""
+            tenant_id VARCHAR, customer_id UUID, position BIGINT, kind VARCHAR,
+            occurred_at TIMESTAMPTZ, amount DECIMAL(18,2), currency VARCHAR, channel VARCHAR,
+            direction VARCHAR, engagement VARCHAR""", None, ("customer_id",)),
+    },
 }

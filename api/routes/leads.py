@@ -3,16 +3,19 @@ tenant's lead settings (BANT rule, routing and scoring rules) and teams."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
 
 from api.deps import CallerDep, CommandDep, ReaderDep
-from api.models import CommandAccepted, ConversionPeriod, LeadRow, LeadSettingsView, Page, TeamView
+from api.models import (CommandAccepted, ConversionPeriod, LeadRow, LeadScore, LeadSettingsView,
+                        Page, ScoreRow, TeamView)
 from commands import leads as handlers
-from readmodels import leads
+from commands.errors import NotFound
+from domain.base import DomainError
+from readmodels import lead_scores, leads
 
 command_router = APIRouter(tags=["leads"])
 query_router = APIRouter(tags=["leads"])
@@ -40,6 +43,14 @@ def assign(customer_id: UUID, body: handlers.AssignLead, ctx: CommandDep):
     `{"by_rule": true}` (the first matching routing rule)."""
     return handlers.assign(ctx.crm, ctx.meta, customer_id, body, ctx.expected_version,
                            ctx.idem).as_dict()
+
+
+@command_router.post("/v1/customers/{customer_id}/engagements", status_code=201,
+                     response_model=CommandAccepted)
+def track_engagement(customer_id: UUID, body: handlers.TrackEngagement, ctx: CommandDep):
+    """An email opened, a link clicked, a page visited, a form submitted (for lead scoring)."""
+    return handlers.track_engagement(ctx.crm, ctx.meta, customer_id, body, ctx.expected_version,
+                                     ctx.idem).as_dict()
 
 
 @command_router.put("/v1/lead-settings/bant-rule", response_model=CommandAccepted)
@@ -77,6 +88,37 @@ def lead_queue(caller: CallerDep, db: ReaderDep,
     """Open leads, oldest first; `unassigned=true` is the queue of leads nobody owns."""
     return leads.lead_queue(db, caller.tenant_id, stage=stage, owner=owner, unassigned=unassigned,
                             cursor=cursor, limit=limit)
+
+
+def _now(now: datetime | None) -> datetime:
+    if now is None:
+        return datetime.now(timezone.utc)
+    if now.tzinfo is None:
+        raise DomainError("now needs a timezone offset, e.g. 2026-01-31T12:00:00Z", "now")
+    return now
+
+
+NowParam = Annotated[datetime | None, Query(description="score as of this moment (silence is "
+                                                         "counted up to it); default: now")]
+
+
+@query_router.get("/v1/leads/scores", response_model=Page[ScoreRow])
+def top_scores(caller: CallerDep, db: ReaderDep, now: NowParam = None,
+               min_score: Annotated[int, Query(ge=0, le=100)] = 0,
+               cursor: Annotated[str | None, Query(max_length=500)] = None,
+               limit: Annotated[int, Query(ge=1, le=200)] = 50):
+    """Active customers by lead score, highest first."""
+    return lead_scores.top_scores(db, caller.tenant_id, _now(now), min_score=min_score,
+                                  cursor=cursor, limit=limit)
+
+
+@query_router.get("/v1/customers/{customer_id}/lead-score", response_model=LeadScore)
+def lead_score(customer_id: UUID, caller: CallerDep, db: ReaderDep, now: NowParam = None):
+    """The score, the points of each rule behind it, and its history under the current rules."""
+    score = lead_scores.score_of_customer(db, caller.tenant_id, customer_id, _now(now))
+    if score is None:
+        raise NotFound(f"no active customer {customer_id}")
+    return score
 
 
 @query_router.get("/v1/leads/conversion", response_model=list[ConversionPeriod])

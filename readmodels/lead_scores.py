@@ -1,0 +1,173 @@
+"""Lead scores: the tenant's current scoring rules applied to signals and attributes in SQL.
+
+A score is 0-100: the points of every matching behaviour signal (each order,
+message, engagement... up to a rule's ``max_times``) plus the points of every
+matching attribute of the customer now, minus the silence rules' points for
+each whole ``silence_days`` since the customer last did something (ordered,
+engaged, or wrote in), clamped to 0..100. ``now`` is injectable.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from readmodels import cursor as keyset
+from readmodels.leads import settings
+
+# What counts as the customer doing something, for silence.
+_ACTIVITY = "(s.kind IN ('order', 'engagement') OR (s.kind = 'communication' AND s.direction = 'inbound'))"
+
+
+def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+    where, params = ["s.tenant_id = ?", "s.kind = ?"], [tenant_id, rule["event"]]
+    if customer_id is not None:
+        where.append("s.customer_id = ?")
+        params.append(customer_id)
+    for key, column in (("channel", "channel"), ("direction", "direction"), ("kind", "engagement")):
+        if key in rule:
+            where.append(f"s.{column} = ?")
+            params.append(rule[key])
+    if "min_amount" in rule:
+        where.append("s.amount >= ?::DECIMAL(18,2)")
+        params.append(rule["min_amount"])
+    sql = (f"SELECT s.customer_id, ? AS rule, ? AS points, s.occurred_at, s.position "
+           f"FROM score_signals s WHERE {' AND '.join(where)}")
+    params = [rule["name"], rule["points"], *params]
+    if "max_times" in rule:
+        sql += (" QUALIFY row_number() OVER (PARTITION BY s.customer_id "
+                "ORDER BY s.occurred_at, s.position) <= ?")
+        params.append(rule["max_times"])
+    return sql, params
+
+
+def _attribute_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+    where, params = ["c.tenant_id = ?"], [tenant_id]
+    if customer_id is not None:
+        where.append("c.id = ?")
+        params.append(customer_id)
+    attribute = rule["attribute"]
+    if attribute == "source":
+        where.append("lower(c.source) = lower(?)")
+        params.append(rule["equals"])
+    elif attribute == "tag":
+        where.append("list_contains(c.tags, lower(?))")
+        params.append(rule["equals"])
+    elif attribute in ("has_email", "has_phone"):
+        where.append(f"c.{attribute[4:]} IS NOT NULL")
+    elif attribute == "custom_field":
+        where.append(
+            "EXISTS (SELECT 1 FROM custom_field_values v WHERE v.customer_id = c.id AND v.key = ? "
+            "AND (v.text_value = ? OR v.date_value::VARCHAR = ? OR v.bool_value::VARCHAR = lower(?) "
+            "OR v.number_value = TRY_CAST(? AS DECIMAL(38,10)) OR list_contains(v.list_value, ?)))")
+        params += [rule["key"]] + [rule["equals"]] * 5
+    elif attribute == "bant_qualified":
+        where.append("EXISTS (SELECT 1 FROM lifecycle l WHERE l.customer_id = c.id AND l.bant_qualified)")
+    elif attribute == "lifecycle_stage":
+        where.append("coalesce((SELECT l.stage FROM lifecycle l WHERE l.customer_id = c.id), "
+                     "'customer') = ?")
+        params.append(rule["equals"])
+    sql = (f"SELECT c.id AS customer_id, ? AS rule, ? AS points, NULL::TIMESTAMPTZ AS occurred_at, "
+           f"NULL::BIGINT AS position FROM customers c WHERE {' AND '.join(where)}")
+    return sql, [rule["name"], rule["points"], *params]
+
+
+def _points(rules: list[dict], tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+    """One row per point-earning match: (customer_id, rule, points, occurred_at, position)."""
+    parts, params = [], []
+    for rule in rules:
+        if "event" in rule:
+            sql, more = _event_rule(rule, tenant_id, customer_id)
+        elif "attribute" in rule:
+            sql, more = _attribute_rule(rule, tenant_id, customer_id)
+        else:
+            continue
+        parts.append(f"({sql})")
+        params += more
+    if not parts:
+        return ("SELECT NULL::UUID AS customer_id, NULL::VARCHAR AS rule, 0 AS points, "
+                "NULL::TIMESTAMPTZ AS occurred_at, NULL::BIGINT AS position WHERE false"), []
+    return " UNION ALL ".join(parts), params
+
+
+def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
+                customer_id: UUID | None = None) -> tuple[str, list]:
+    """SELECT id, name, email, earned, silence_points, last_activity_at, score."""
+    points_sql, params = _points(rules, tenant_id, customer_id)
+    one = " AND c.id = ?" if customer_id is not None else ""
+    one_signal = " AND s.customer_id = ?" if customer_id is not None else ""
+    silence = " + ".join(
+        f"({int(rule['points'])} * floor(date_diff('day', last_activity_at, ?::TIMESTAMPTZ) "
+        f"/ {int(rule['silence_days'])}))"
+        for rule in rules if "silence_days" in rule) or "0"
+    silence_params = [now] * sum(1 for rule in rules if "silence_days" in rule)
+    sql = f"""
+        WITH points AS ({points_sql}),
+        earned AS (SELECT customer_id, sum(points) AS earned FROM points GROUP BY 1),
+        activity AS (
+            SELECT s.customer_id, max(s.occurred_at) AS last_at FROM score_signals s
+            WHERE s.tenant_id = ?{one_signal} AND {_ACTIVITY} AND s.occurred_at <= ? GROUP BY 1),
+        base AS (
+            SELECT c.id, c.name, c.email, coalesce(e.earned, 0) AS earned,
+                   greatest(c.created_at, a.last_at) AS last_activity_at
+            FROM customers c LEFT JOIN earned e ON e.customer_id = c.id
+            LEFT JOIN activity a ON a.customer_id = c.id
+            WHERE c.tenant_id = ? AND c.status = 'active'{one}),
+        silenced AS (SELECT *, least(0, {silence})::INTEGER AS silence_points FROM base)
+        SELECT id, name, email, earned::INTEGER AS earned, silence_points, last_activity_at,
+               least(100, greatest(0, earned + silence_points))::INTEGER AS score FROM silenced"""
+    params += [tenant_id, *([customer_id] if customer_id else []), now,
+               tenant_id, *([customer_id] if customer_id else []), *silence_params]
+    return sql, params
+
+
+def top_scores(db, tenant_id: str, now: datetime, *, min_score: int = 0,
+               cursor: str | None = None, limit: int = 50) -> dict[str, Any]:
+    """Active customers by score, highest first."""
+    rules = settings(db, tenant_id)["scoring_rules"]
+    sql, params = _scores_sql(rules, tenant_id, now)
+    where, more = ["score >= ?"], [min_score]
+    if cursor:
+        score, last_id = keyset.decode(cursor, 2)
+        where.append("(score < ? OR (score = ? AND id > ?::UUID))")
+        more += [int(score), int(score), last_id]
+    rows = db.execute(f"SELECT id, name, email, score, last_activity_at FROM ({sql}) "
+                      f"WHERE {' AND '.join(where)} ORDER BY score DESC, id LIMIT ?",
+                      params + more + [limit + 1])
+    columns = [d[0] for d in rows.description]
+    return keyset.page([dict(zip(columns, row)) for row in rows.fetchall()], limit, ("score", "id"))
+
+
+def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
+                      history: bool = True) -> dict[str, Any] | None:
+    """The score with its reasons (points per rule) and its history (the score after each
+    scored event, under the current rules); None for an archived or unknown customer."""
+    rules = settings(db, tenant_id)["scoring_rules"]
+    sql, params = _scores_sql(rules, tenant_id, now, customer_id)
+    row = db.execute(f"SELECT score, earned, silence_points, last_activity_at FROM ({sql})",
+                     params).fetchone()
+    if row is None:
+        return None
+    score, earned, silence_points, last_activity_at = row
+    points_sql, points_params = _points(rules, tenant_id, customer_id)
+    reasons = [{"rule": rule, "points": int(total), "times": times} for rule, total, times in db.execute(
+        f"SELECT rule, sum(points), count(*) FROM ({points_sql}) GROUP BY rule ORDER BY 2 DESC, 1",
+        points_params).fetchall()]
+    if silence_points:
+        reasons.append({"rule": "silence", "points": silence_points, "times": 1})
+    result = {"score": score, "earned": earned, "silence_points": silence_points,
+              "last_activity_at": last_activity_at, "reasons": reasons}
+    if history:
+        result["history"] = [
+            {"occurred_at": at, "rule": rule, "points": points, "score": after}
+            for at, rule, points, after in db.execute(f"""
+                WITH points AS ({points_sql}),
+                attributes AS (SELECT coalesce(sum(points), 0) AS total FROM points
+                               WHERE occurred_at IS NULL)
+                SELECT occurred_at, rule, points,
+                       least(100, greatest(0, (SELECT total FROM attributes) + sum(points) OVER (
+                           ORDER BY occurred_at, position, rule ROWS UNBOUNDED PRECEDING)))::INTEGER
+                FROM points WHERE occurred_at IS NOT NULL ORDER BY occurred_at, position, rule""",
+                points_params).fetchall()]
+    return result
