@@ -67,6 +67,8 @@ def _load_demo(settings: Settings, only_if_empty: bool, customers: int = 300, se
             task = bar.add_task("Loading demo shop", total=customers)
             tenant_id, api_key = load_demo(crm, customers=customers, seed=seed,
                                            progress=lambda done: bar.update(task, completed=done))
+        # With PostgreSQL nothing else has made the data directory yet.
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
         (settings.data_dir / "demo-api-key").write_text(api_key)
         console.print(f"Demo tenant [bold]{tenant_id}[/bold]; API key: [bold]{api_key}[/bold] "
                       f"(also in {settings.data_dir / 'demo-api-key'})")

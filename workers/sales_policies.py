@@ -215,3 +215,33 @@ def execute(crm: Crm, meta: Meta, actions: list[Action]) -> dict[str, list[UUID]
             except (DomainError, Conflict):
                 report["skipped"].append(action.deal_id)
     return report
+
+
+# -- for the automation worker (workers/automation.py): a policy of one envelope ------------------
+
+ACTOR = "automation: sales policies"
+
+
+def sales_automation(crm: Crm, e: Envelope) -> str | None:
+    """The event policies with their facts read from the event store (the worker has no read
+    model): the deal as of this event (or the quote's deal now) and its pipeline's rules.
+    Answers what it did ("acted", "nothing") or None for events it does not follow."""
+    if e.type not in ENTERS_STAGE + VALUE_EVENTS and e.type not in QUOTE_TRIGGERS:
+        return None
+    if e.type.startswith("Opportunity."):
+        deal = crm.repository.get(e.aggregate_id, version=e.version)
+    else:
+        deal = crm.repository.get(UUID(e.data["opportunity_id"]))
+    automation = (crm.repository.get(deal.pipeline_id).automation if deal.pipeline_id
+                  else DEFAULT_AUTOMATION)
+    facts = DealFacts(id=deal.id, title=deal.title, status=deal.status, stage=deal.stage,
+                      value=deal.value, currency=deal.currency, owner=deal.owner,
+                      customer_id=deal.customer_id, pipeline_id=deal.pipeline_id,
+                      last_activity_at=deal.changed_at, stage_entered_at=deal.changed_at)
+    actions = on_event(e, facts, automation)
+    if not actions:
+        return "nothing"
+    meta = Meta(tenant_id=e.tenant, actor=ACTOR, correlation_id=e.correlation_id or "",
+                causation_id=e.event_id)
+    execute(crm, meta, actions)
+    return "acted"

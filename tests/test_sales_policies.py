@@ -1,0 +1,113 @@
+"""Sales automation policies as pure functions, and carried out against a real service."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from uuid import UUID, uuid4
+
+from projections.envelope import Envelope, from_event
+from tests.support import head
+from workers import sales_policies as policies
+from workers.sales_policies import CreateTask, DealFacts, MoveDeal
+
+NOW = datetime(2026, 3, 10, 9, tzinfo=timezone.utc)
+RULES = {"follow_up_on_enter": {"proposal": {"title": "Call about the proposal", "due_in_days": 2}},
+         "idle_follow_up_days": 10, "notify_owner_when_rotting": True,
+         "move_rules": [{"when": "quote_accepted", "to_stage": "negotiation", "from_stages": []},
+                        {"when": "value_at_least", "amount": "5000", "to_stage": "qualified",
+                         "from_stages": ["lead"]}]}
+
+
+def deal(**fields) -> DealFacts:
+    base = dict(id=uuid4(), title="Café mugs", status="open", stage="lead", value=Decimal("100.00"),
+                currency="GBP", owner="tom", customer_id=uuid4(), pipeline_id=None,
+                last_activity_at=NOW - timedelta(days=1), stage_entered_at=NOW - timedelta(days=1))
+    return DealFacts(**{**base, **fields})
+
+
+def envelope(kind: str, **data) -> Envelope:
+    return Envelope(position=7, event_id=str(uuid4()), stream=str(uuid4()), version=3, type=kind,
+                    tenant="t", actor="key", occurred_at=NOW.isoformat(), schema=1, data=data)
+
+
+def test_entering_a_stage_creates_its_follow_up_task_once_per_event():
+    facts = deal(stage="qualified")
+    moved = envelope("Opportunity.StageMoved", stage="proposal", previous_stage="qualified")
+    [task] = policies.on_event(moved, facts, RULES)
+    assert isinstance(task, CreateTask)
+    assert (task.title, task.due_at, task.assignee, task.opportunity_id) == (
+        "Call about the proposal", NOW + timedelta(days=2), "tom", facts.id)
+    assert policies.on_event(moved, facts, RULES)[0].task_id == task.task_id  # idempotent id
+    assert policies.on_event(envelope("Opportunity.StageMoved", stage="negotiation"), facts,
+                             RULES) == []
+    assert policies.on_event(moved, facts, {}) == []  # no rules configured: nothing
+
+
+def test_move_rules_fire_when_their_condition_holds():
+    facts = deal(stage="proposal")
+    [move] = policies.on_event(envelope("Quote.Accepted", opportunity_id=str(facts.id)), facts, RULES)
+    assert move == MoveDeal(facts.id, "negotiation", "move_rule:quote_accepted", "proposal")
+    assert policies.on_event(envelope("Quote.Accepted"), deal(stage="negotiation"), RULES) == []
+    assert policies.on_event(envelope("Quote.Accepted"), deal(status="won"), RULES) == []
+    big = envelope("Opportunity.ValueChanged", value="5000.00")
+    assert [a.stage for a in policies.on_event(big, deal(stage="lead"), RULES)] == ["qualified"]
+    assert policies.on_event(big, deal(stage="proposal"), RULES) == []  # only from lead
+    assert policies.on_event(envelope("Opportunity.ValueChanged", value="4999.99"), deal(),
+                             RULES) == []
+
+
+def test_the_sweep_follows_up_idle_deals_and_alerts_owners_of_rotting_ones():
+    pipeline = {"stages": [{"id": "lead", "name": "Lead", "rotting_days": 14},
+                           {"id": "proposal", "name": "Proposal", "rotting_days": None}],
+                "automation": RULES}
+    idle = deal(last_activity_at=NOW - timedelta(days=12))
+    rotting = deal(last_activity_at=NOW - timedelta(days=15))
+    fresh = deal()
+    closed = deal(status="won", last_activity_at=NOW - timedelta(days=40))
+    never_rots = deal(stage="proposal", last_activity_at=NOW - timedelta(days=40))
+    actions = policies.sweep([idle, rotting, fresh, closed, never_rots], {None: pipeline}, NOW)
+    assert [(a.opportunity_id, a.policy, a.priority) for a in actions] == [
+        (idle.id, "idle_follow_up", "normal"), (rotting.id, "idle_follow_up", "normal"),
+        (rotting.id, "notify_owner_when_rotting", "high"), (never_rots.id, "idle_follow_up", "normal")]
+    assert actions[2].title == "Rotting deal: Café mugs has had no activity in Lead for 15 days"
+    assert actions[2].assignee == "tom"
+    again = policies.sweep([rotting], {None: pipeline}, NOW + timedelta(days=1))
+    assert {a.task_id for a in again} <= {a.task_id for a in actions}  # same idle period, same tasks
+
+
+def test_policies_carried_out_against_the_service(make_tenant, module_app):
+    shop = make_tenant("Automated Shop")
+    crm = module_app.state.crm
+    customer = shop.register()
+    pid = shop.post("/v1/pipelines", {"name": "Wholesale", "stages": [
+        {"name": "Enquiry"}, {"name": "Samples"}, {"name": "Negotiation", "probability": 60}]}).json()["id"]
+    assert shop.client.put(f"/v1/pipelines/{pid}/automation", headers=shop.headers, json={
+        "follow_up_on_enter": {"samples": {"title": "Check the samples arrived", "due_in_days": 3}},
+        "move_rules": [{"when": "quote_accepted", "to_stage": "negotiation"}]}).status_code == 200
+    assert shop.client.put(f"/v1/pipelines/{pid}/automation", headers=shop.headers, json={
+        "move_rules": [{"when": "quote_accepted", "to_stage": "nowhere"}]}).status_code == 422
+    deal_id = shop.post("/v1/opportunities", {"customer_id": customer["id"], "title": "Mugs",
+                                              "value": "100", "currency": "GBP", "pipeline_id": pid,
+                                              "owner": "tom"}).json()["id"]
+    shop.post(f"/v1/opportunities/{deal_id}/stage", {"stage": "samples"})
+    quote = shop.post(f"/v1/opportunities/{deal_id}/quotes", {"valid_until": "2099-01-01"}).json()
+    shop.post(f"/v1/quotes/{quote['id']}/send", {})
+    shop.post(f"/v1/quotes/{quote['id']}/accept", {})
+
+    events = [*crm.events.get(UUID(deal_id)), *crm.events.get(UUID(quote["id"]))]
+    answers = [policies.sales_automation(crm, from_event(e, 0)) for e in events]
+    assert answers.count("acted") == 2  # entering samples; the quote accepted
+    stored = head(module_app)
+    again = [policies.sales_automation(crm, from_event(e, 0)) for e in events]  # redelivered
+    assert head(module_app) == stored  # the task exists, the deal moved: nothing new stored
+    assert again.count("acted") == 1
+
+    deal = crm.repository.get(UUID(deal_id))
+    token = f"{deal.id.hex}.{deal.version}"
+    view = shop.get(f"/v1/opportunities/{deal_id}", token=token).json()
+    assert (view["stage"], view["value"]) == ("negotiation", "100.00")
+    tasks = shop.get("/v1/tasks", params={"opportunity_id": deal_id}).json()["items"]
+    assert [(t["title"], t["assignee"]) for t in tasks] == [("Check the samples arrived", "tom")]
+    history = shop.get(f"/v1/opportunities/{deal_id}/stage-history").json()["changes"]
+    assert [c["stage"] for c in history if c["change"] == "stage"] == ["samples", "negotiation"]
