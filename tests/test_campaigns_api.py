@@ -38,7 +38,7 @@ def test_a_launch_puts_a_campaign_entry_on_each_audience_members_timeline(shop):
     campaign = draft(shop)
     launched = _ok(shop.post(f"/v1/campaigns/{campaign['id']}/launch",
                              {"customer_ids": audience + [audience[0]]}))  # a duplicate counts once
-    assert launched["version"] == 2
+    assert launched["version"] > campaign["version"]
     token = launched["consistency_token"]
 
     for customer in audience:
@@ -70,10 +70,12 @@ def test_the_whole_life_of_a_campaign(shop):
     ada = shop.register("Ada", None)["id"]
     campaign = draft(shop)
     path = f"/v1/campaigns/{campaign['id']}"
-    assert _ok(shop.post(f"{path}/schedule", {"scheduled_for": later(2)}))["version"] == 2
-    assert _ok(shop.post(f"{path}/schedule", {"scheduled_for": later(3)}))["version"] == 3  # moved
-    assert _ok(shop.post(f"{path}/launch", {"customer_ids": [ada]}))["version"] == 4
-    assert _ok(shop.post(f"{path}/complete", {}))["version"] == 5
+    versions = [campaign["version"]]
+    for action, body in (("schedule", {"scheduled_for": later(2)}),
+                         ("schedule", {"scheduled_for": later(3)}),       # moved
+                         ("launch", {"customer_ids": [ada]}), ("complete", {})):
+        versions.append(_ok(shop.post(f"{path}/{action}", body))["version"])
+    assert versions == sorted(set(versions))       # each step stored something new
 
 
 @pytest.mark.parametrize("steps, refused", [

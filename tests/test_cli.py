@@ -1,0 +1,101 @@
+"""`crm`, the command line: tenants and keys, demo data, projection status and rebuilds."""
+
+from __future__ import annotations
+
+import json
+from uuid import UUID
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from api.app import create_app
+from api.cli import app as cli
+from commands.settings import Settings
+from projections import PROJECTIONS
+from tests.conftest import Tenant
+from tests.support import walk
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def data_dir(tmp_path, event_store_url, monkeypatch):
+    """The environment a user's shell would have: CRM_* variables, a data directory not made yet."""
+    data = tmp_path / "crm-data"
+    monkeypatch.setenv("CRM_DATA_DIR", str(data))
+    if event_store_url.startswith("sqlite"):
+        monkeypatch.delenv("CRM_EVENT_STORE", raising=False)    # the embedded default: a file in it
+    else:
+        monkeypatch.setenv("CRM_EVENT_STORE", event_store_url)
+    monkeypatch.setenv("CRM_ADMIN_TOKEN", "test-admin-token")
+    return data
+
+
+def crm(*args: str):
+    result = runner.invoke(cli, list(args))
+    assert result.exit_code == 0, (result.stdout, result.stderr, result.exception)
+    return result
+
+
+def serve():
+    """The service on the same data directory and event store, as `crm serve` would start it."""
+    return TestClient(create_app(Settings()))
+
+
+def test_tenant_create_prints_one_json_object_whose_key_works(data_dir):
+    result = crm("tenant", "create", "Potter's Wheel")
+
+    created = json.loads(result.stdout)              # the whole output is one JSON object
+    assert set(created) == {"tenant_id", "api_key"}
+    assert UUID(created["tenant_id"]) and created["api_key"].startswith("crm_")
+    assert len(result.stdout.strip().splitlines()) == 1
+    other = json.loads(crm("tenant", "create", "Candle Corner").stdout)
+    assert other["tenant_id"] != created["tenant_id"] and other["api_key"] != created["api_key"]
+
+    with serve() as client:
+        shop = Tenant(created["tenant_id"], created["api_key"], client)
+        ada = shop.register("Ada Potter", "ada@example.com")
+        listed = shop.get("/v1/customers", token=ada["consistency_token"]).json()["items"]
+        assert [c["id"] for c in listed] == [ada["id"]]
+        history = shop.get(f"/v1/customers/{ada['id']}/history").json()
+        assert history[0]["tenant_id"] == created["tenant_id"]
+        theirs = Tenant(other["tenant_id"], other["api_key"], client)
+        assert theirs.get("/v1/customers", token=ada["consistency_token"]).json()["items"] == []
+
+
+def test_demo_loads_a_shop_that_the_api_then_serves(data_dir):
+    result = crm("demo", "--customers", "20")
+
+    key = (data_dir / "demo-api-key").read_text().strip()
+    assert key in result.stderr                        # the user is told the key
+    with serve() as client:
+        demo = Tenant("demo", key, client)
+        sync = demo.register("Walk-in", None)          # its token covers everything stored before it
+        customers = [c for page in walk(demo, "/v1/customers", sync["consistency_token"], limit=7)
+                     for c in page if c["id"] != sync["id"]]
+        assert len(customers) == 20
+        assert all(c["email"].endswith("@example.com") and c["source"] for c in customers)
+        views = [demo.get(f"/v1/customers/{c['id']}").json() for c in customers]
+        assert sum(v["order_count"] for v in views) > 20
+        assert any(v["note_count"] for v in views) and any(v["campaigns_received"] for v in views)
+        assert demo.get("/v1/opportunities").json()["items"]
+
+
+def test_projection_status_and_rebuild_without_a_running_node(data_dir):
+    crm("demo", "--customers", "5")
+    with serve() as client:                            # a node projects the demo, then stops
+        demo = Tenant("demo", (data_dir / "demo-api-key").read_text().strip(), client)
+        demo.get("/v1/customers", token=demo.register("Sync", None)["consistency_token"])
+
+    status = json.loads(crm("projections", "status", "--json").stdout)
+    assert {row["projection"] for row in status} == set(PROJECTIONS)
+    assert all(row["lag"] == 0 and row["position"] > 0 and row["generation"] == 1 for row in status)
+
+    result = crm("projections", "rebuild", "timeline")
+    assert "timeline rebuilt and switched" in result.stderr
+    status = json.loads(crm("projections", "status", "--json").stdout)
+    assert {row["projection"]: row["generation"] for row in status}["timeline"] == 2
+
+    unknown = runner.invoke(cli, ["projections", "rebuild", "no_such_projection"])
+    assert unknown.exit_code == 2 and "no projection" in unknown.stderr
