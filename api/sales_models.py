@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class StageOut(BaseModel):
@@ -190,3 +190,134 @@ class ContractOut(BaseModel):
 class ReminderRun(BaseModel):
     created: list[UUID]
     already_existed: list[UUID]
+
+
+# -- analytics ------------------------------------------------------------------------------------
+
+class _Period(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+    start: datetime = Field(alias="from")
+    end: datetime = Field(alias="to")
+
+
+class Conversion(BaseModel):
+    from_stage: str
+    to_stage: str
+    reached_from: int
+    reached_to: int
+    rate: float | None
+
+
+class StageTime(BaseModel):
+    stage: str
+    stays: int
+    average_days: float | None
+
+
+class RottingDeal(BaseModel):
+    id: UUID
+    title: str
+    stage: str
+    owner: str | None
+    customer_id: UUID
+    value: str
+    currency: str
+    last_activity_at: datetime
+    rotting_days: int
+    idle_days: float
+
+
+class Analytics(_Period):
+    pipeline_id: UUID | None
+    currency: str | None
+    as_of: datetime
+    opened: int
+    won: int
+    lost: int
+    win_rate: float | None
+    won_value: str
+    average_deal_size: str | None
+    average_cycle_days: float | None
+    open_deals: int
+    open_value: str
+    sales_velocity_per_day: str | None
+    stage_conversion: list[Conversion]
+    time_in_stage: list[StageTime]
+    rotting: list[RottingDeal]
+
+
+class StageProbability(BaseModel):
+    stage: str
+    name: str
+    archived: bool
+    default_probability: int
+    empirical_probability: float | None
+    closed_deals: int
+    won_deals: int
+
+
+class Probabilities(BaseModel):
+    pipeline_id: UUID | None
+    closed_deals: int
+    stages: list[StageProbability]
+
+
+class ForecastMonth(BaseModel):
+    month: str
+    open_deals: int
+    pipeline: str
+    weighted: str
+    closed_won: str
+    closed_won_deals: int
+    worst: str
+    commit: str
+    best: str
+    expected: str
+    forecast_at_month_start: str
+    forecast_deals_at_month_start: int
+
+
+class Unscheduled(BaseModel):
+    open_deals: int
+    pipeline: str
+    weighted: str
+
+
+class Forecast(BaseModel):
+    pipeline_id: UUID | None
+    currency: str | None
+    commit_threshold: int
+    months: list[ForecastMonth]
+    unscheduled: Unscheduled
+
+
+class FunnelStep(BaseModel):
+    name: str
+    event_type: str
+    reached: int
+    conversion_from_previous: float | None
+    conversion_from_start: float | None
+    drop_off: int
+    median_seconds_from_previous: float | None
+    mean_seconds_from_previous: float | None
+
+
+class FunnelFigures(BaseModel):
+    entered: int
+    completed: int
+    overall_conversion: float | None
+    median_seconds_to_convert: float | None
+    mean_seconds_to_convert: float | None
+    steps: list[FunnelStep]
+
+
+class FunnelGroup(FunnelFigures):
+    value: str
+
+
+class FunnelResult(FunnelFigures, _Period):
+    name: str
+    subject: str
+    window_seconds: float
+    breakdown_property: str | None = None
+    breakdown: list[FunnelGroup] | None = None

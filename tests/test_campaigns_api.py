@@ -143,3 +143,12 @@ def test_commands_on_an_unknown_campaign_answer_404(shop):
     for action, body in (("schedule", {"scheduled_for": later()}), ("launch", {"customer_ids": [str(uuid4())]}),
                          ("complete", {}), ("cancel", {})):
         assert_problem(shop.post(f"/v1/campaigns/{missing}/{action}", body), 404)
+
+
+def test_complete_and_cancel_need_no_body(shop):
+    ada = shop.register("Ada", None)["id"]
+    running = draft(shop)
+    _ok(shop.post(f"/v1/campaigns/{running['id']}/launch", {"customer_ids": [ada]}))
+    assert shop.client.post(f"/v1/campaigns/{running['id']}/complete", headers=shop.headers).status_code == 200
+    response = shop.client.post(f"/v1/campaigns/{draft(shop)['id']}/cancel", headers=shop.headers)
+    assert response.status_code == 200, response.text

@@ -369,3 +369,10 @@ def test_timeline_times_are_timezone_aware(history):
     shop, path, token = history
     for row in timeline(shop, path, token):
         assert datetime.fromisoformat(row["occurred_at"].replace("Z", "+00:00")).tzinfo is not None
+
+
+def test_archive_needs_no_body(shop):
+    ada = shop.register()
+    response = shop.client.post(f"/v1/customers/{ada['id']}/archive", headers=shop.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2

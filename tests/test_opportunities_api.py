@@ -196,3 +196,10 @@ def test_opening_for_an_unknown_customer_stores_nothing(deal):
     assert_problem(shop.post("/v1/opportunities", {"customer_id": str(uuid4()), "title": "Ghost",
                                                    "value": "1", "currency": "GBP"}), 404)
     assert head(shop.client.app) == before
+
+
+def test_win_needs_no_body(deal):
+    shop, opened = deal
+    response = shop.client.post(f"/v1/opportunities/{opened['id']}/win", headers=shop.headers)
+    assert response.status_code == 200, response.text
+    assert response.json()["version"] == 2

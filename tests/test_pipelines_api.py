@@ -45,8 +45,12 @@ def test_a_pipeline_has_ordered_stages_with_ids_probabilities_and_kinds(shop):
     assert [(s["id"], s["probability"], s["rotting_days"], s["kind"]) for s in pipeline["stages"]] == [
         ("enquiry", 10, 7, "open"), ("samples-sent", 30, 14, "open"), ("terms-agreed", 80, None, "open"),
         ("won", 100, None, "won"), ("lost", 0, None, "lost")]
-    listed = ok(shop.get("/v1/pipelines"))
-    assert [p["name"] for p in listed] == ["Default", "Wholesale"]
+    renamed = ok(shop.patch(f"/v1/pipelines/{created['id']}", {"name": "Trade orders"},
+                            headers={"If-Match": '"1"'}))
+    assert_problem(shop.patch(f"/v1/pipelines/{created['id']}", {"name": "Again"},
+                              headers={"If-Match": '"1"'}), 409)
+    listed = ok(shop.get("/v1/pipelines", token=renamed["consistency_token"]))
+    assert [(p["name"], p["version"]) for p in listed] == [("Default", 0), ("Trade orders", 2)]
     assert [s["id"] for s in listed[0]["stages"]] == ["lead", "qualified", "proposal", "negotiation"]
     default = ok(shop.get("/v1/pipelines/default"))
     assert default["id"] is None and default["stages"][0]["probability"] == 10
@@ -97,21 +101,21 @@ def test_moving_a_deal_into_an_archived_stage_is_refused_clearly(shop):
     customer = shop.register()
     staying = open_deal(shop, customer["id"], pid, stage="samples-sent")
     moving = open_deal(shop, customer["id"], pid)
-    archived = ok(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/archive"))
+    archived = ok(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/archive", {}))
 
     refused = shop.post(f"/v1/opportunities/{moving['id']}/stage", {"stage": "samples-sent"})
     reason = assert_problem(refused, 422, "stage")["errors"][0]["reason"]
     assert "archived" in reason and "Samples sent" in reason
     assert_problem(shop.post(f"/v1/opportunities/{moving['id']}/stage", {"stage": "nowhere"}),
                    422, "stage")
-    assert_problem(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/archive"), 409)
+    assert_problem(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/archive", {}), 409)
 
     # The deal already there stays, shown in the (archived) column; it may move out.
     board = ok(shop.get(f"/v1/pipelines/{pid}/board", token=archived["consistency_token"]))
     column = next(c for c in board["stages"] if c["stage"] == "samples-sent")
     assert column["archived"] and [d["id"] for d in column["deals"]] == [staying["id"]]
     ok(shop.post(f"/v1/opportunities/{staying['id']}/stage", {"stage": "terms-agreed"}))
-    restored = ok(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/restore"))
+    restored = ok(shop.post(f"/v1/pipelines/{pid}/stages/samples-sent/restore", {}))
     ok(shop.post(f"/v1/opportunities/{moving['id']}/stage", {"stage": "samples-sent"}))
     board = ok(shop.get(f"/v1/pipelines/{pid}/board", token=restored["consistency_token"]))
     assert not next(c for c in board["stages"] if c["stage"] == "samples-sent")["archived"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from api.deps import CommandDep
 from api.models import CommandAccepted
@@ -32,12 +32,14 @@ def launch(campaign_id: UUID, body: handlers.LaunchCampaign, ctx: CommandDep):
 
 
 @router.post("/{campaign_id}/complete", response_model=CommandAccepted)
-def complete(campaign_id: UUID, body: handlers.CompleteCampaign, ctx: CommandDep):
+def complete(campaign_id: UUID, ctx: CommandDep,
+             body: handlers.CompleteCampaign = Body(default_factory=handlers.CompleteCampaign)):
     return handlers.complete(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
                              ctx.idem).as_dict()
 
 
 @router.post("/{campaign_id}/cancel", response_model=CommandAccepted)
-def cancel(campaign_id: UUID, body: handlers.CancelCampaign, ctx: CommandDep):
+def cancel(campaign_id: UUID, ctx: CommandDep,
+           body: handlers.CancelCampaign = Body(default_factory=handlers.CancelCampaign)):
     return handlers.cancel(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
                            ctx.idem).as_dict()

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 
 from api.deps import CallerDep, CommandDep, ReaderDep, get_crm
 from api.models import (CommandAccepted, Customer360, CustomerRow, CustomerState, Page,
@@ -65,7 +65,8 @@ def change_tags(customer_id: UUID, body: handlers.ChangeTags, ctx: CommandDep):
 
 
 @command_router.post("/{customer_id}/archive", response_model=CommandAccepted)
-def archive_customer(customer_id: UUID, body: handlers.ArchiveCustomer, ctx: CommandDep):
+def archive_customer(customer_id: UUID, ctx: CommandDep,
+                     body: handlers.ArchiveCustomer = Body(default_factory=handlers.ArchiveCustomer)):
     return handlers.archive(ctx.crm, ctx.meta, customer_id, body, ctx.expected_version,
                             ctx.idem).as_dict()
 

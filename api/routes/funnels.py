@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from api.clock import NowDep
 from api.deps import CallerDep, ReaderDep
 from api.routes.pipelines import _period
+from api.sales_models import FunnelResult
 from domain.base import DomainError
 from readmodels import funnels
 from rendering.charts import funnel_svg
@@ -51,7 +52,7 @@ def _run(db, tenant_id: str, funnel: funnels.Funnel, start: datetime, end: datet
         raise DomainError(error.message, error.field) from None
 
 
-@router.get("/leads")
+@router.get("/leads", response_model=FunnelResult)
 def lead_funnel(caller: CallerDep, db: ReaderDep, now: NowDep,
                 start: Annotated[datetime | None, Query(alias="from")] = None,
                 end: Annotated[datetime | None, Query(alias="to")] = None,
@@ -75,7 +76,7 @@ def lead_funnel_chart(caller: CallerDep, db: ReaderDep, now: NowDep,
     return Response(funnel_svg(result), media_type="image/svg+xml")
 
 
-@router.post("/query")
+@router.post("/query", response_model=FunnelResult)
 def query_funnel(body: FunnelQuery, caller: CallerDep, db: ReaderDep, now: NowDep):
     """Any funnel: ordered steps (event type + property filters) within a conversion window."""
     start, end = _period(body.start, body.end, now, days=365)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, OpportunityRow, Page, StageTotal
@@ -35,7 +35,8 @@ def move_stage(opportunity_id: UUID, body: handlers.MoveStage, ctx: CommandDep):
 
 
 @command_router.post("/{opportunity_id}/win", response_model=CommandAccepted)
-def win(opportunity_id: UUID, body: handlers.WinOpportunity, ctx: CommandDep):
+def win(opportunity_id: UUID, ctx: CommandDep,
+        body: handlers.WinOpportunity = Body(default_factory=handlers.WinOpportunity)):
     return handlers.win(ctx.crm, ctx.meta, opportunity_id, body, ctx.expected_version,
                         ctx.idem).as_dict()
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query, Response
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted
-from api.sales_models import Board, PipelineOut
+from api.sales_models import Analytics, Board, Forecast, FunnelResult, PipelineOut, Probabilities
 from commands import pipelines as handlers
 from commands.errors import NotFound
 from domain.base import DomainError
@@ -88,14 +88,14 @@ def reorder_stages(pipeline_id: UUID, body: handlers.ReorderStages, ctx: Command
 
 
 @command_router.post("/{pipeline_id}/stages/{stage_id}/archive", response_model=CommandAccepted)
-def archive_stage(pipeline_id: UUID, stage_id: str, ctx: CommandDep):
+def archive_stage(pipeline_id: UUID, stage_id: str, body: handlers.Empty, ctx: CommandDep):
     """Deals in the stage stay there; no deal can move into it any more."""
     return handlers.archive_stage(ctx.crm, ctx.meta, pipeline_id, stage_id, ctx.expected_version,
                                   ctx.idem).as_dict()
 
 
 @command_router.post("/{pipeline_id}/stages/{stage_id}/restore", response_model=CommandAccepted)
-def restore_stage(pipeline_id: UUID, stage_id: str, ctx: CommandDep):
+def restore_stage(pipeline_id: UUID, stage_id: str, body: handlers.Empty, ctx: CommandDep):
     return handlers.restore_stage(ctx.crm, ctx.meta, pipeline_id, stage_id, ctx.expected_version,
                                   ctx.idem).as_dict()
 
@@ -142,7 +142,7 @@ def pipeline_board_chart(pipeline_id: str, caller: CallerDep, db: ReaderDep, now
     return Response(svg, media_type="image/svg+xml")
 
 
-@query_router.get("/{pipeline_id}/analytics")
+@query_router.get("/{pipeline_id}/analytics", response_model=Analytics)
 def pipeline_analytics(pipeline_id: str, caller: CallerDep, db: ReaderDep, now: NowDep,
                        start: Annotated[datetime | None, Query(alias="from")] = None,
                        end: Annotated[datetime | None, Query(alias="to")] = None,
@@ -158,7 +158,7 @@ def pipeline_analytics(pipeline_id: str, caller: CallerDep, db: ReaderDep, now: 
     return sales_analytics.analytics(db, caller.tenant_id, pipeline, start, end, as_of, currency)
 
 
-@query_router.get("/{pipeline_id}/probabilities")
+@query_router.get("/{pipeline_id}/probabilities", response_model=Probabilities)
 def stage_probabilities(pipeline_id: str, caller: CallerDep, db: ReaderDep,
                         start: Annotated[datetime | None, Query(alias="from")] = None,
                         end: Annotated[datetime | None, Query(alias="to")] = None):
@@ -171,7 +171,7 @@ def stage_probabilities(pipeline_id: str, caller: CallerDep, db: ReaderDep,
     return sales_analytics.probabilities(db, caller.tenant_id, pipeline, start, end)
 
 
-@query_router.get("/{pipeline_id}/forecast")
+@query_router.get("/{pipeline_id}/forecast", response_model=Forecast)
 def pipeline_forecast(pipeline_id: str, caller: CallerDep, db: ReaderDep, now: NowDep,
                       start: Annotated[date | None, Query(alias="from",
                                                          description="A day in the first month")] = None,
@@ -198,7 +198,7 @@ def _stage_funnel(pipeline_id: str, caller, db, now, start, end, window_days, br
         raise DomainError(error.message, error.field) from None
 
 
-@query_router.get("/{pipeline_id}/funnel")
+@query_router.get("/{pipeline_id}/funnel", response_model=FunnelResult)
 def pipeline_funnel(pipeline_id: str, caller: CallerDep, db: ReaderDep, now: NowDep,
                     start: Annotated[datetime | None, Query(alias="from")] = None,
                     end: Annotated[datetime | None, Query(alias="to")] = None,
