@@ -69,3 +69,11 @@ def stage_history(db, tenant_id: str, deal_id: UUID, as_of: datetime) -> dict[st
         spent["visits"] += 1
     return {"deal_id": deal_id, "as_of": as_of, "changes": changes, "stages": intervals,
             "time_in_stage": list(time_in_stage.values())}
+
+
+def open_deals(db, tenant_id: str) -> list[dict[str, Any]]:
+    """Every open deal with what the automation sweep needs (its activity and stage times)."""
+    return _rows(db.execute(
+        "SELECT id, title, status, stage, value, currency, owner, customer_id, pipeline_id, "
+        "last_activity_at, stage_entered_at FROM deals WHERE tenant_id = ? AND status = 'open' "
+        "AND opened_at IS NOT NULL ORDER BY id", [tenant_id]))

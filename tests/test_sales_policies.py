@@ -111,3 +111,41 @@ def test_policies_carried_out_against_the_service(make_tenant, module_app):
     assert [(t["title"], t["assignee"]) for t in tasks] == [("Check the samples arrived", "tom")]
     history = shop.get(f"/v1/opportunities/{deal_id}/stage-history").json()["changes"]
     assert [c["stage"] for c in history if c["change"] == "stage"] == ["samples", "negotiation"]
+
+
+def test_the_daily_sweep_through_http(make_tenant, module_app):
+    shop = make_tenant("Swept Shop")
+    real_now = datetime.now(timezone.utc)
+    customer = shop.register()
+    pid = shop.post("/v1/pipelines", {"name": "Commissions", "stages": [
+        {"name": "Brief", "rotting_days": 10}, {"name": "Design"}]}).json()["id"]
+    assert shop.client.put(f"/v1/pipelines/{pid}/automation", headers=shop.headers,
+                           json={"idle_follow_up_days": 5}).status_code == 200
+
+    def deal(days_ago: int, **fields) -> dict:
+        return shop.post("/v1/opportunities", {
+            "customer_id": customer["id"], "title": f"Deal {days_ago}", "value": "10",
+            "currency": "GBP", "owner": "ann",
+            "occurred_at": (real_now - timedelta(days=days_ago)).isoformat(), **fields}).json()
+
+    idle = deal(10, pipeline_id=pid)   # idle 15 days at the sweep: follow-up, and rotting (> 10)
+    stale = deal(40)                   # default pipeline, lead rots after 30 days: an alert
+    quoted = deal(0)
+    quote = shop.post(f"/v1/opportunities/{quoted['id']}/quotes",
+                      {"valid_until": (real_now + timedelta(days=1)).date().isoformat()}).json()
+    sent = shop.post(f"/v1/quotes/{quote['id']}/send", {}).json()
+    shop.get("/v1/pipelines", token=sent["consistency_token"])
+
+    module_app.state.clock = lambda: real_now + timedelta(days=5)
+    try:
+        run = shop.post("/v1/automation/sales-sweep").json()
+        again = shop.post("/v1/automation/sales-sweep").json()
+    finally:
+        module_app.state.clock = None
+    assert len(run["created"]) == 3 and run["expired_quotes"] == [quote["id"]]
+    assert sorted(again["already_existed"]) == sorted(run["created"])
+    assert again["created"] == again["expired_quotes"] == []
+    tasks = {t["id"]: t for t in shop.get("/v1/tasks", params={"assignee": "ann"},
+                                          token=f"{UUID(run['created'][-1]).hex}.1").json()["items"]}
+    titles = sorted((tasks[t]["opportunity_id"], tasks[t]["priority"]) for t in run["created"])
+    assert titles == sorted([(idle["id"], "normal"), (idle["id"], "high"), (stale["id"], "high")])

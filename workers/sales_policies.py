@@ -26,7 +26,7 @@ from ``POST /v1/contracts/renewal-reminders``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -36,6 +36,7 @@ from commands.errors import Conflict
 from domain.base import DomainError, InvalidTransition, Meta
 from domain.opportunity import Opportunity
 from domain.pipeline import Pipeline
+from domain.quote import Quote
 from domain.task import Task
 from projections.envelope import Envelope
 
@@ -66,7 +67,13 @@ class MoveDeal:
     from_stage: str | None = None  # only if the deal is still there (else nothing to do)
 
 
-Action = CreateTask | MoveDeal
+@dataclass(frozen=True)
+class ExpireQuote:
+    quote_id: UUID
+    policy: str = "quote_expiry"
+
+
+Action = CreateTask | MoveDeal | ExpireQuote
 
 
 def _task_id(*parts: Any) -> UUID:
@@ -185,14 +192,21 @@ def renewal_reminders(contracts: list[dict[str, Any]], now: datetime) -> list[Ac
     return actions
 
 
-def execute(crm: Crm, meta: Meta, actions: list[Action]) -> dict[str, list[UUID]]:
+def expire_lapsed_quotes(quotes: list[dict[str, Any]], now: datetime) -> list[Action]:
+    """Draft or sent quotes past their valid-until day get the expire command."""
+    return [ExpireQuote(_uuid(q["id"])) for q in quotes
+            if q["stored_status"] in ("draft", "sent") and now.date() > q["valid_until"]]
+
+
+def execute(crm: Crm, meta: Meta, actions: list[Action],
+            now: datetime | None = None) -> dict[str, list[UUID]]:
     """Carries actions out through the command layer; each action is its own command.
 
     A task that exists already (the policy ran before) is reported, not created
     twice; a move the deal no longer allows (it moved on, or closed) is skipped.
     """
     report: dict[str, list[UUID]] = {"created": [], "already_existed": [], "moved": [],
-                                     "skipped": []}
+                                     "expired_quotes": [], "skipped": []}
     for action in actions:
         if isinstance(action, CreateTask):
             try:
@@ -202,6 +216,13 @@ def execute(crm: Crm, meta: Meta, actions: list[Action]) -> dict[str, list[UUID]
                 report["created"].append(action.task_id)
             except Conflict:
                 report["already_existed"].append(action.task_id)
+        elif isinstance(action, ExpireQuote):
+            today = (now or datetime.now(timezone.utc)).date()
+            try:
+                crm.change(Quote, action.quote_id, meta, lambda q: q.expire(meta, today))
+                report["expired_quotes"].append(action.quote_id)
+            except (DomainError, Conflict):
+                report["skipped"].append(action.quote_id)
         else:
             def move(deal: Opportunity, a: MoveDeal = action) -> None:
                 if a.from_stage is not None and deal.stage != a.from_stage:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.routes import contracts, deals, funnels, pipelines, quotes
+from api.routes import contracts, deals, funnels, pipelines, quotes, sales_automation
 
 COMMAND_ROUTERS = (pipelines.command_router, deals.command_router, quotes.command_router,
                    contracts.command_router)
 QUERY_ROUTERS = (pipelines.query_router, deals.query_router, quotes.query_router,
-                 contracts.query_router, funnels.router)
+                 contracts.query_router, funnels.router, sales_automation.router)
 
 
 def install(app: FastAPI, role: str) -> None:
