@@ -54,3 +54,70 @@ class Preview(BaseModel):
     sms: SmsLength | None
     characters: int
     variables: dict[str, Any]
+
+
+class CampaignRow(BaseModel):
+    id: UUID
+    name: str
+    channel: str
+    subject: str | None
+    status: str
+    template_id: UUID | None
+    template_version: int | None
+    audience_chosen: int | None
+    scheduled_for: datetime | None
+    launch_error: str | None
+    audience_size: int | None
+    recipients: int | None
+    suppressed: int | None
+    per_minute: int | None
+    launched_at: datetime | None
+    completed_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class MessageCounts(BaseModel):
+    messages: int
+    queued: int
+    sending: int
+    sent: int
+    delivered: int
+    bounced: int
+    failed: int
+    suppressed: int
+    opened: int
+    clicked: int
+    clicks: int
+    unsubscribed: int
+
+
+class CampaignDetail(CampaignRow):
+    messages: MessageCounts
+
+
+class RecipientRow(BaseModel):
+    id: UUID
+    customer_id: UUID
+    channel: str
+    step: str
+    status: str
+    attempts: int
+    error: str | None
+    to_address: str | None
+    provider_id: str | None
+    queued_at: datetime
+    not_before: datetime | None
+    sent_at: datetime | None
+    delivered_at: datetime | None
+    bounced_at: datetime | None
+    failed_at: datetime | None
+    opened_at: datetime | None
+    clicked_at: datetime | None
+    clicks: int
+    unsubscribed_at: datetime | None
+
+
+class SuppressedRow(BaseModel):
+    customer_id: UUID
+    reason: str

@@ -1,8 +1,9 @@
-"""Campaign commands: draft, schedule, launch, complete, cancel."""
+"""Campaign commands: draft, choose a template and an audience, schedule, launch, complete,
+cancel. A launch filters the audience by consent and queues one Message per recipient."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Literal
 from uuid import UUID
 
@@ -10,17 +11,38 @@ from pydantic import Field
 
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
-from commands.errors import NotFound
-from domain.base import DomainError, Meta
+from commands.errors import Conflict, NotFound
+from domain.base import DomainError, InvalidTransition, Meta
 from domain.campaign import MAX_AUDIENCE, Campaign
 from domain.customer import Customer
+from domain.message import Message, refusal
+from domain.template import Template
+
+# Messages per minute when neither the launch nor the settings say (see MarketingSettings).
+DEFAULT_PER_MINUTE = {"email": 600, "sms": 60, "whatsapp": 60}
 
 
 class DraftCampaign(Command):
     name: str = Field(max_length=200)
     channel: Literal["email", "sms", "whatsapp"]
     subject: str | None = Field(default=None, max_length=500)
-    body: str = Field(max_length=100_000)
+    body: str | None = Field(default=None, max_length=100_000,
+                             description="required unless a template is chosen")
+    template_id: UUID | None = Field(default=None, description="an approved template to send")
+    template_version: int | None = Field(default=None, ge=1,
+                                         description="default: the template's latest approved")
+    customer_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_AUDIENCE,
+                                            description="the audience, if already known")
+
+
+class ChooseTemplate(Command):
+    template_id: UUID
+    version: int | None = Field(default=None, ge=1,
+                                description="default: the template's latest approved version")
+
+
+class ChooseAudience(Command):
+    customer_ids: list[UUID] = Field(min_length=1, max_length=MAX_AUDIENCE)
 
 
 class ScheduleCampaign(Command):
@@ -28,7 +50,11 @@ class ScheduleCampaign(Command):
 
 
 class LaunchCampaign(Command):
-    customer_ids: list[UUID] = Field(min_length=1, max_length=MAX_AUDIENCE)
+    customer_ids: list[UUID] | None = Field(
+        default=None, min_length=1, max_length=MAX_AUDIENCE,
+        description="the audience; default: the one chosen with the campaign")
+    per_minute: int | None = Field(default=None, ge=1, le=100_000,
+                                   description="throttle; default: the channel's setting")
 
 
 class CompleteCampaign(Command):
@@ -40,7 +66,41 @@ class CancelCampaign(Command):
 
 
 def draft(crm: Crm, meta: Meta, cmd: DraftCampaign, idem: Idempotency | None = None) -> Outcome:
-    return crm.create(meta, lambda: Campaign.draft(meta, **cmd.model_dump()), idem)
+    def make() -> Campaign:
+        template = crm.load(Template, cmd.template_id, meta.tenant_id) if cmd.template_id else None
+        campaign = Campaign.draft(meta, cmd.name, cmd.channel, cmd.subject, cmd.body, template,
+                                  cmd.template_version)
+        if cmd.customer_ids:
+            _existing(crm, meta, cmd.customer_ids)
+            campaign.choose_audience(meta, cmd.customer_ids)
+        return campaign
+    return crm.create(meta, make, idem)
+
+
+def choose_template(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ChooseTemplate,
+                    expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
+    template = crm.load(Template, cmd.template_id, meta.tenant_id)
+    return crm.change(Campaign, campaign_id, meta,
+                      lambda c: c.use_template(meta, template, cmd.version), expected_version, idem)
+
+
+def choose_audience(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ChooseAudience,
+                    expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
+    def act(campaign: Campaign) -> None:
+        _existing(crm, meta, cmd.customer_ids)
+        campaign.choose_audience(meta, cmd.customer_ids)
+    return crm.change(Campaign, campaign_id, meta, act, expected_version, idem)
+
+
+def _existing(crm: Crm, meta: Meta, customer_ids: list[UUID]) -> list[Customer]:
+    """The customers, in order, each of the caller's tenant; else a DomainError naming the id."""
+    found = []
+    for index, customer_id in enumerate(dict.fromkeys(customer_ids)):
+        try:
+            found.append(crm.load(Customer, customer_id, meta.tenant_id))
+        except NotFound:
+            raise DomainError(f"no customer {customer_id}", f"customer_ids[{index}]") from None
+    return found
 
 
 def schedule(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ScheduleCampaign,
@@ -51,15 +111,54 @@ def schedule(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ScheduleCampaign,
 
 
 def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
-           expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
+           expected_version: int | None = None, idem: Idempotency | None = None, *,
+           now: datetime | None = None, per_minute: dict[str, int] | None = None) -> Outcome:
+    """Freezes the audience, filters it by consent for the channel, and queues one Message per
+    recipient, the n-th not before ``now + n / rate``: all in one transaction."""
+    now = now or datetime.now(timezone.utc)
+    messages: list[Message] = []
+
     def act(campaign: Campaign) -> None:
-        for index, customer_id in enumerate(dict.fromkeys(cmd.customer_ids)):
-            try:
-                crm.load(Customer, customer_id, meta.tenant_id)
-            except NotFound:
-                raise DomainError(f"no customer {customer_id}", f"customer_ids[{index}]") from None
-        campaign.launch(meta, cmd.customer_ids)
-    return crm.change(Campaign, campaign_id, meta, act, expected_version, idem)
+        audience = cmd.customer_ids or campaign.audience
+        if not audience:
+            raise DomainError("the campaign has no audience: send customer_ids, or choose an "
+                              "audience before launching", "customer_ids")
+        customers = _existing(crm, meta, audience)
+        if campaign.template_id:  # still usable (not archived since it was chosen)?
+            crm.load(Template, campaign.template_id, meta.tenant_id).usable(
+                campaign.template_version, "template_id")
+        campaign.launch(meta, audience)
+        suppressed = {str(c.id): reason for c in customers if (reason := refusal(c, campaign.channel))}
+        rate = cmd.per_minute or (per_minute or DEFAULT_PER_MINUTE)[campaign.channel]
+        campaign.dispatch(meta, suppressed, rate, now)
+        recipients = [c.id for c in customers if str(c.id) not in suppressed]
+        messages.extend(Message.queue(
+            meta, customer_id=customer_id, channel=campaign.channel, step="campaign",
+            not_before=now + timedelta(seconds=index * 60 / rate), campaign_id=campaign.id,
+            template_id=campaign.template_id, template_version=campaign.template_version)
+            for index, customer_id in enumerate(recipients))
+    return crm.change(Campaign, campaign_id, meta, act, expected_version, idem, also=messages)
+
+
+def launch_scheduled(crm: Crm, meta: Meta, campaign_id: UUID, now: datetime,
+                     per_minute: dict[str, int] | None = None) -> str:
+    """The scheduler's launch of a campaign whose time came. Returns what happened:
+    ``launched``, ``failed: <reason>`` (recorded on the campaign, which returns to draft), or
+    ``skipped`` (no longer scheduled: launched, cancelled or moved by someone else)."""
+    campaign = crm.load(Campaign, campaign_id, meta.tenant_id)
+    if campaign.status != "scheduled" or campaign.scheduled_for is None or campaign.scheduled_for > now:
+        return "skipped"
+    try:
+        launch(crm, meta, campaign_id, LaunchCampaign(), campaign.version, now=now,
+               per_minute=per_minute)
+        return "launched"
+    except (InvalidTransition, Conflict):  # another scheduler (or a person) acted first
+        return "skipped"
+    except DomainError as error:
+        reason = f"{error.field}: {error.message}" if error.field else error.message
+        crm.change(Campaign, campaign_id, meta, lambda c: c.fail_launch(meta, reason),
+                   campaign.version)
+        return f"failed: {reason}"
 
 
 def complete(crm: Crm, meta: Meta, campaign_id: UUID, cmd: CompleteCampaign,

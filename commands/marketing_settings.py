@@ -40,6 +40,8 @@ class MarketingSettings:
     smtp_password: str = field(default_factory=lambda: os.environ.get("CRM_SMTP_PASSWORD", ""))
     smtp_from: str = field(default_factory=lambda: _env("CRM_SMTP_FROM", "shop@localhost"))
     smtp_timeout: float = field(default_factory=lambda: float(_env("CRM_SMTP_TIMEOUT", "30")))
+    # CA certificates to trust for the SMTP server's TLS (default: the system's).
+    smtp_ca_file: str = field(default_factory=lambda: os.environ.get("CRM_SMTP_CA_FILE", ""))
 
     # SMS and WhatsApp through a provider speaking Twilio's Messages API.
     twilio_base_url: str = field(

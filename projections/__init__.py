@@ -18,6 +18,6 @@ PROJECTIONS.update({module.NAME: module for module in
                     (pipelines, deals, quotes, contracts, funnel_events)})
 
 # The campaign and marketing automation read models (templates, messages, webhooks).
-from projections import templates  # noqa: E402
+from projections import campaigns, templates  # noqa: E402
 
-PROJECTIONS.update({module.NAME: module for module in (templates,)})
+PROJECTIONS.update({module.NAME: module for module in (templates, campaigns)})

@@ -61,6 +61,12 @@ DESCRIBE = {
     "Task.Reopened": ("task", lambda d: f"Task reopened: {d['title']}"),
     "Task.Reassigned": ("task", lambda d: f"Task {d['title']} reassigned to "
                         f"{d['assignee'] or 'nobody'}"),
+    # Campaign and automation messages (domain/message.py).
+    "Message.Sent": ("campaign", lambda d: f"Message sent to {d['to']}"),
+    "Message.Bounced": ("campaign", lambda d: f"Message bounced: {d['reason']}"),
+    "Message.Opened": ("campaign", lambda d: "Opened a message"),
+    "Message.Clicked": ("campaign", lambda d: f"Clicked {d['url']}"),
+    "Message.Unsubscribed": ("campaign", lambda d: f"Unsubscribed from {d['channel']}"),
 }
 KINDS = sorted({kind for kind, _ in DESCRIBE.values()})
 

@@ -18,4 +18,25 @@ MARKETING_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[s
             drafted_by VARCHAR, reviewed_at TIMESTAMPTZ, reviewed_by VARCHAR,
             review_note VARCHAR""", ("template_id", "version"), ()),
     },
+    "campaigns": {
+        "campaigns": ("""
+            id UUID, tenant_id VARCHAR, name VARCHAR, channel VARCHAR, subject VARCHAR,
+            status VARCHAR, template_id UUID, template_version INTEGER, audience_chosen INTEGER,
+            scheduled_for TIMESTAMPTZ, launch_error VARCHAR, audience_size INTEGER,
+            recipients INTEGER, suppressed INTEGER, per_minute INTEGER, launched_at TIMESTAMPTZ,
+            completed_at TIMESTAMPTZ, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
+            ("id",), ("tenant_id",)),
+        "campaign_messages": ("""
+            id UUID, tenant_id VARCHAR, campaign_id UUID, automation_id UUID, step VARCHAR,
+            customer_id UUID, channel VARCHAR, template_id UUID, template_version INTEGER,
+            status VARCHAR, attempts INTEGER DEFAULT 0, error VARCHAR, to_address VARCHAR,
+            provider_id VARCHAR, queued_at TIMESTAMPTZ, not_before TIMESTAMPTZ,
+            sent_at TIMESTAMPTZ, delivered_at TIMESTAMPTZ, bounced_at TIMESTAMPTZ,
+            failed_at TIMESTAMPTZ, opened_at TIMESTAMPTZ, clicked_at TIMESTAMPTZ,
+            clicks INTEGER DEFAULT 0, unsubscribed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
+            ("id",), ("campaign_id", "customer_id", "automation_id")),
+        "campaign_suppressed": ("""
+            campaign_id UUID, tenant_id VARCHAR, customer_id UUID, reason VARCHAR""",
+            None, ("campaign_id",)),
+    },
 }

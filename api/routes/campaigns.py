@@ -1,4 +1,4 @@
-"""Campaign routes: draft, schedule, launch, complete, cancel."""
+"""Campaign routes: draft, choose template and audience, schedule, launch, complete, cancel."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body
 
 from api.deps import CommandDep
+from api.marketing_deps import ClockDep, MarketingDep
 from api.models import CommandAccepted
 from commands import campaigns as handlers
 
@@ -18,6 +19,20 @@ def draft_campaign(body: handlers.DraftCampaign, ctx: CommandDep):
     return handlers.draft(ctx.crm, ctx.meta, body, ctx.idem).as_dict()
 
 
+@router.post("/{campaign_id}/template", response_model=CommandAccepted)
+def choose_template(campaign_id: UUID, body: handlers.ChooseTemplate, ctx: CommandDep):
+    """Sends an approved version of a template of the campaign's channel."""
+    return handlers.choose_template(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                                    ctx.idem).as_dict()
+
+
+@router.post("/{campaign_id}/audience", response_model=CommandAccepted)
+def choose_audience(campaign_id: UUID, body: handlers.ChooseAudience, ctx: CommandDep):
+    """The customers a (scheduled) launch sends to; frozen and filtered by consent at launch."""
+    return handlers.choose_audience(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
+                                    ctx.idem).as_dict()
+
+
 @router.post("/{campaign_id}/schedule", response_model=CommandAccepted)
 def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep):
     return handlers.schedule(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
@@ -25,10 +40,15 @@ def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep
 
 
 @router.post("/{campaign_id}/launch", response_model=CommandAccepted)
-def launch(campaign_id: UUID, body: handlers.LaunchCampaign, ctx: CommandDep):
-    """Freezes the audience (the customer ids sent) in the campaign's Launched event."""
+def launch(campaign_id: UUID, body: handlers.LaunchCampaign, ctx: CommandDep,
+           marketing: MarketingDep, clock: ClockDep):
+    """Freezes the audience (the customer ids sent, or the one chosen) in the campaign's
+    Launched event, leaves out whoever may not be contacted on the channel (no opt-in, opted
+    out, archived, no address), and queues one message per recipient for the senders, spread
+    at the channel's rate."""
+    rates = {channel: marketing.per_minute(channel) for channel in ("email", "sms", "whatsapp")}
     return handlers.launch(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
-                           ctx.idem).as_dict()
+                           ctx.idem, now=clock(), per_minute=rates).as_dict()
 
 
 @router.post("/{campaign_id}/complete", response_model=CommandAccepted)

@@ -1,0 +1,144 @@
+"""Competing consumers over the event store: work that is due, taken by one worker at a time.
+
+A *job* (sending messages, delivering webhooks, launching scheduled
+campaigns, advancing automations) follows the whole event log to know what is
+outstanding and when it is due; :meth:`LogWorker.run_once` feeds it the new
+events, then lets it perform what is due now. Any number of workers may run
+the same job: each claims an item by appending an event to the item's
+aggregate at the version it read, and the event store accepts one event per
+(aggregate, version), so exactly one claim wins and the others move on. A
+claim carries a lease; a worker that dies mid-item leaves it to the others
+once the lease has run out. Nothing is kept on disk: a (re)started worker
+reads the log from the start and knows everything outstanding again.
+
+This is the contract of the Kafka group runner of the streaming work (one
+handler per envelope, at least once, handlers idempotent) plus the clock that
+leases, retries and schedules need; it runs on the embedded SQLite store and
+on PostgreSQL alike, with or without Kafka. The clock is injectable, so tests
+move time instead of waiting for it.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import threading
+from collections.abc import Callable, Hashable, Iterable
+from datetime import datetime, timezone
+from typing import Protocol
+
+from commands.application import Crm
+from projections.envelope import Envelope
+from workers.projector import read_log
+
+log = logging.getLogger("crm.worker")
+
+Clock = Callable[[], datetime]
+
+
+def wall_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Job(Protocol):
+    name: str
+
+    def observe(self, envelope: Envelope) -> None:
+        """Learns from one event of the log (in log order) what is outstanding."""
+
+    def due(self, now: datetime) -> Iterable[Hashable]:
+        """The keys of the items to perform now."""
+
+    def perform(self, key: Hashable, now: datetime) -> None:
+        """Claims and performs one item; must tolerate losing the claim to another worker."""
+
+
+class DueTimes:
+    """Key -> due time, with the earliest first: what a job keeps of its outstanding items."""
+
+    def __init__(self) -> None:
+        self.times: dict[Hashable, datetime] = {}
+        self._heap: list[tuple[datetime, int, Hashable]] = []
+        self._count = 0
+
+    def set(self, key: Hashable, when: datetime) -> None:
+        self.times[key] = when
+        self._count += 1
+        heapq.heappush(self._heap, (when, self._count, key))
+
+    def discard(self, key: Hashable) -> None:
+        self.times.pop(key, None)
+
+    def due(self, now: datetime, limit: int = 500) -> list[Hashable]:
+        found: list[Hashable] = []
+        while self._heap and self._heap[0][0] <= now and len(found) < limit:
+            when, _, key = heapq.heappop(self._heap)
+            if self.times.get(key) == when:  # else superseded or discarded
+                found.append(key)
+                del self.times[key]
+        return found
+
+    def next_time(self) -> datetime | None:
+        while self._heap and self.times.get(self._heap[0][2]) != self._heap[0][0]:
+            heapq.heappop(self._heap)
+        return self._heap[0][0] if self._heap else None
+
+    def __contains__(self, key: Hashable) -> bool:
+        return key in self.times
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+
+class LogWorker:
+    def __init__(self, crm: Crm, jobs: list[Job], clock: Clock = wall_clock,
+                 poll_interval: float = 0.5) -> None:
+        self.crm = crm
+        self.jobs = jobs
+        self.clock = clock
+        self.poll_interval = poll_interval
+        self.position = 0
+
+    def catch_up(self) -> int:
+        """Feeds every job the events after the last one seen; returns how many."""
+        seen = 0
+        while batch := read_log(self.crm, self.position, limit=1000):
+            for envelope in batch:
+                for job in self.jobs:
+                    job.observe(envelope)
+            self.position = batch[-1].position
+            seen += len(batch)
+        return seen
+
+    def run_once(self) -> int:
+        """Catches up, then performs everything due now; returns the number of items performed."""
+        self.catch_up()
+        now = self.clock()
+        done = 0
+        for job in self.jobs:
+            for key in job.due(now):
+                try:
+                    job.perform(key, now)
+                except Exception:  # one bad item must not stop the others
+                    log.exception("%s: performing %s failed", job.name, key)
+                done += 1
+        return done
+
+    def run_until_idle(self, rounds: int = 100) -> int:
+        """For tests and one-shot runs: repeats :meth:`run_once` until nothing is due."""
+        total = 0
+        for _ in range(rounds):
+            done = self.run_once()
+            total += done
+            if not done:
+                return total
+        raise RuntimeError(f"still busy after {rounds} rounds")
+
+    def run(self, stopping: threading.Event) -> None:
+        while not stopping.is_set():
+            try:
+                if not self.run_once():
+                    stopping.wait(self.poll_interval)
+            except Exception:  # the store is unreachable: keep trying, nothing is lost
+                log.exception("worker round failed; retrying in 1 s")
+                stopping.wait(1.0)
