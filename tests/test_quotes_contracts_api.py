@@ -96,7 +96,7 @@ def test_accepting_without_updating_the_deal_and_rejecting(shop, clock):
 def test_a_quote_expires_after_its_valid_until_day_by_the_apps_clock(shop, clock):
     _, deal = deal_with_items(shop)
     quote = ok(shop.post(f"/v1/opportunities/{deal['id']}/quotes", {"valid_until": "2026-03-15"}), 201)
-    sent = ok(shop.post(f"/v1/quotes/{quote['id']}/send", {}))
+    sent = ok(shop.client.post(f"/v1/quotes/{quote['id']}/send", headers=shop.headers))  # no body
     assert_problem(shop.post(f"/v1/quotes/{quote['id']}/expire", {}), 409)  # still valid
     clock.now = datetime(2026, 3, 15, 23, 59, tzinfo=timezone.utc)  # its last valid day
     assert ok(shop.get(f"/v1/quotes/{quote['id']}", token=sent["consistency_token"]))["status"] == "sent"

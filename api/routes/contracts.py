@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body, Query
 
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
@@ -27,7 +27,8 @@ def create_contract(body: handlers.CreateContract, ctx: CommandDep):
 
 
 @command_router.post("/{contract_id}/activate", response_model=CommandAccepted)
-def activate(contract_id: UUID, body: handlers.ActivateContract, ctx: CommandDep):
+def activate(contract_id: UUID, ctx: CommandDep,
+             body: handlers.ActivateContract = Body(default_factory=handlers.ActivateContract)):
     return handlers.activate(ctx.crm, ctx.meta, contract_id, body, ctx.expected_version,
                              ctx.idem).as_dict()
 
@@ -39,7 +40,8 @@ def renew(contract_id: UUID, body: handlers.RenewContract, ctx: CommandDep):
 
 
 @command_router.post("/{contract_id}/cancel", response_model=CommandAccepted)
-def cancel(contract_id: UUID, body: handlers.CancelContract, ctx: CommandDep):
+def cancel(contract_id: UUID, ctx: CommandDep,
+           body: handlers.CancelContract = Body(default_factory=handlers.CancelContract)):
     return handlers.cancel(ctx.crm, ctx.meta, contract_id, body, ctx.expected_version,
                            ctx.idem).as_dict()
 

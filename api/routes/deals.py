@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from uuid import UUID
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Body
 
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
@@ -51,7 +51,8 @@ def unlink_contact(opportunity_id: UUID, contact_id: UUID, ctx: CommandDep):
 
 
 @command_router.post("/{opportunity_id}/reopen", response_model=CommandAccepted)
-def reopen(opportunity_id: UUID, body: handlers.ReopenOpportunity, ctx: CommandDep):
+def reopen(opportunity_id: UUID, ctx: CommandDep,
+           body: handlers.ReopenOpportunity = Body(default_factory=handlers.ReopenOpportunity)):
     return handlers.reopen(ctx.crm, ctx.meta, opportunity_id, body, ctx.expected_version,
                            ctx.idem).as_dict()
 

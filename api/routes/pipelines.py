@@ -11,7 +11,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Body, Query, Response
 
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
@@ -88,14 +88,16 @@ def reorder_stages(pipeline_id: UUID, body: handlers.ReorderStages, ctx: Command
 
 
 @command_router.post("/{pipeline_id}/stages/{stage_id}/archive", response_model=CommandAccepted)
-def archive_stage(pipeline_id: UUID, stage_id: str, body: handlers.Empty, ctx: CommandDep):
+def archive_stage(pipeline_id: UUID, stage_id: str, ctx: CommandDep,
+                  body: handlers.Empty = Body(default_factory=handlers.Empty)):
     """Deals in the stage stay there; no deal can move into it any more."""
     return handlers.archive_stage(ctx.crm, ctx.meta, pipeline_id, stage_id, ctx.expected_version,
                                   ctx.idem).as_dict()
 
 
 @command_router.post("/{pipeline_id}/stages/{stage_id}/restore", response_model=CommandAccepted)
-def restore_stage(pipeline_id: UUID, stage_id: str, body: handlers.Empty, ctx: CommandDep):
+def restore_stage(pipeline_id: UUID, stage_id: str, ctx: CommandDep,
+                  body: handlers.Empty = Body(default_factory=handlers.Empty)):
     return handlers.restore_stage(ctx.crm, ctx.meta, pipeline_id, stage_id, ctx.expected_version,
                                   ctx.idem).as_dict()
 

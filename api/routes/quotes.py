@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Body, Depends, Response
 
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep, get_crm
@@ -38,26 +38,30 @@ def revise(quote_id: UUID, body: handlers.ReviseQuote, ctx: CommandDep, now: Now
 
 
 @command_router.post("/{quote_id}/send", response_model=CommandAccepted)
-def send(quote_id: UUID, body: handlers.SendQuote, ctx: CommandDep, now: NowDep):
+def send(quote_id: UUID, ctx: CommandDep, now: NowDep,
+         body: handlers.SendQuote = Body(default_factory=handlers.SendQuote)):
     return handlers.send(ctx.crm, ctx.meta, quote_id, body, now, ctx.expected_version,
                          ctx.idem).as_dict()
 
 
 @command_router.post("/{quote_id}/accept", response_model=CommandAccepted)
-def accept(quote_id: UUID, body: handlers.AcceptQuote, ctx: CommandDep, now: NowDep):
+def accept(quote_id: UUID, ctx: CommandDep, now: NowDep,
+           body: handlers.AcceptQuote = Body(default_factory=handlers.AcceptQuote)):
     """Accepts a sent, unexpired quote; by default the open deal's value becomes its subtotal."""
     return handlers.accept(ctx.crm, ctx.meta, quote_id, body, now, ctx.expected_version,
                            ctx.idem).as_dict()
 
 
 @command_router.post("/{quote_id}/reject", response_model=CommandAccepted)
-def reject(quote_id: UUID, body: handlers.RejectQuote, ctx: CommandDep):
+def reject(quote_id: UUID, ctx: CommandDep,
+           body: handlers.RejectQuote = Body(default_factory=handlers.RejectQuote)):
     return handlers.reject(ctx.crm, ctx.meta, quote_id, body, ctx.expected_version,
                            ctx.idem).as_dict()
 
 
 @command_router.post("/{quote_id}/expire", response_model=CommandAccepted)
-def expire(quote_id: UUID, body: handlers.ExpireQuote, ctx: CommandDep, now: NowDep):
+def expire(quote_id: UUID, ctx: CommandDep, now: NowDep,
+           body: handlers.ExpireQuote = Body(default_factory=handlers.ExpireQuote)):
     """Marks a draft or sent quote expired; refused while it is still valid."""
     return handlers.expire(ctx.crm, ctx.meta, quote_id, body, now, ctx.expected_version,
                            ctx.idem).as_dict()
