@@ -26,6 +26,10 @@ from domain.base import CrmAggregate, Meta
 
 A = TypeVar("A", bound=CrmAggregate)
 
+# How often an unconditional command is decided again after losing the race for a version.
+# Each lost race means another writer got through, so this is enough for ten at once.
+RETRIES = 10
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -136,15 +140,29 @@ class Crm(Application):
         """Runs a command on an existing aggregate of ``kind`` that belongs to the caller's tenant.
 
         ``act`` may append further changed aggregates to ``also``: all are saved atomically.
+
+        Without ``expected_version`` the command is unconditional: if another request saved
+        the aggregate between this one's load and save, it is decided again on the new state
+        rather than answered with a conflict the client never asked about. Not when the
+        caller put aggregates of its own in ``also``: those it must reload itself.
         """
         if idempotency and (answer := self._answered(meta, idempotency)):
             return answer
-        aggregate = self.load(kind, aggregate_id, meta.tenant_id)
-        if expected_version is not None and expected_version != aggregate.version:
-            raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
-                           f"not {expected_version}", aggregate.version)
-        act(aggregate)
-        return self._save(aggregate, meta, idempotency, also)
+        retry = expected_version is None and not also
+        for attempt in range(RETRIES if retry else 1):
+            if retry and also:
+                also.clear()  # what act added last time
+            aggregate = self.load(kind, aggregate_id, meta.tenant_id)
+            if expected_version is not None and expected_version != aggregate.version:
+                raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
+                               f"not {expected_version}", aggregate.version)
+            act(aggregate)
+            try:
+                return self._save(aggregate, meta, idempotency, also)
+            except Conflict:
+                if not retry or attempt == RETRIES - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def load(self, kind: type[A], aggregate_id: UUID, tenant_id: str,
              version: int | None = None) -> A:

@@ -91,6 +91,21 @@ def test_two_concurrent_commands_on_one_version_one_wins_one_conflicts(shop):
             f"Writer {responses.index(winner)}"
 
 
+def test_concurrent_unconditional_commands_all_succeed(shop):
+    """Without If-Match the client set no precondition: losing a race is the server's to retry."""
+    ada = shop.register()
+    path = f"/v1/customers/{ada['id']}"
+    orders = together(6, lambda i: shop.post(f"{path}/orders", {
+        "order_id": f"W-{i}", "amount": "5.00", "currency": "GBP", "item_count": 1}))
+    notes = together(4, lambda i: shop.post(f"{path}/notes", {"text": f"note {i}"}))
+    assert [r.status_code for r in orders + notes] == [201] * 10, [r.text for r in orders + notes]
+    assert sorted(r.json()["version"] for r in orders + notes) == list(range(2, 12))
+    events = history(shop, ada["id"])
+    assert sorted(e["data"]["order_id"] for e in events if e["type"] == "Customer.OrderRecorded") == \
+        [f"W-{i}" for i in range(6)]
+    assert len(events) == 11
+
+
 def test_a_write_between_load_and_save_is_a_conflict_at_the_store(module_app, shop):
     """The version check of the store itself, for the race the If-Match check cannot see."""
     crm, meta = module_app.state.crm, Meta(shop.id, "test")
