@@ -35,6 +35,19 @@ DESCRIBE = {
     "Opportunity.StageMoved": ("opportunity", lambda d: f"Deal moved {d['previous_stage']} → {d['stage']}"),
     "Opportunity.Won": ("opportunity", lambda d: f"Deal won ({d['value']} {d['currency']})"),
     "Opportunity.Lost": ("opportunity", lambda d: f"Deal lost: {d['reason']}"),
+    "Opportunity.LineItemsChanged": ("opportunity", lambda d: f"Deal line items: {len(d['line_items'])}, "
+                                     f"value {d['previous_value']} → {d['value']} {d['currency']}"),
+    "Opportunity.Reopened": ("opportunity", lambda d: f"Deal reopened in {d['stage']} "
+                             f"(was {d['previous_status']})"),
+    "Quote.Drafted": ("quote", lambda d: f"Quote {d['number']} drafted: {d['total']} {d['currency']} "
+                      f"(valid until {d['valid_until']})"),
+    "Quote.Accepted": ("quote", lambda d: f"Quote accepted (revision {d['revision']}): "
+                       f"{d['total']} {d['currency']}"),
+    "Contract.Created": ("contract", lambda d: f"Contract: {d['title']} ({d['type']}, "
+                         f"{d['start_date']} to {d['end_date']})"),
+    "Contract.Renewed": ("contract", lambda d: f"Contract renewed until {d['end_date']}"),
+    "Contract.Cancelled": ("contract", lambda d: "Contract cancelled"
+                           + (f": {d['reason']}" if d.get("reason") else "")),
     "Campaign.Launched": ("campaign", lambda d: "Received a campaign"),
     "Customer.CustomFieldsChanged": ("profile", lambda d: "Custom fields: "
                                      + ", ".join(sorted(d["values"]))),

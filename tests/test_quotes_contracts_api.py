@@ -215,3 +215,20 @@ def test_bad_contracts_are_refused(shop, clock):
     ok(shop.post(f"/v1/contracts/{created['id']}/activate", {}))
     assert_problem(shop.post(f"/v1/contracts/{created['id']}/renew", {"end_date": "2026-06-30"}), 422,
                    "end_date")
+
+
+def test_quotes_and_contracts_show_on_the_customers_timeline(shop, clock):
+    customer, deal = deal_with_items(shop)
+    quote = ok(shop.post(f"/v1/opportunities/{deal['id']}/quotes", {"valid_until": "2026-03-31"}), 201)
+    ok(shop.post(f"/v1/quotes/{quote['id']}/send", {}))
+    ok(shop.post(f"/v1/quotes/{quote['id']}/accept", {}))
+    created = contract(shop, customer["id"], "Café beans", "2026-03-01", "2027-03-01")
+    timeline = ok(shop.get(f"/v1/customers/{customer['id']}/timeline",
+                           token=created["consistency_token"]))
+    summaries = [entry["summary"] for entry in timeline["items"]]
+    number = f"Q-{quote['id'].replace('-', '')[:8].upper()}"
+    assert f"Quote {number} drafted: 330.00 GBP (valid until 2026-03-31)" in summaries
+    assert "Quote accepted (revision 1): 330.00 GBP" in summaries
+    assert "Contract: Café beans (subscription, 2026-03-01 to 2027-03-01)" in summaries
+    kinds = ok(shop.get(f"/v1/customers/{customer['id']}/timeline", params={"kind": "contract"}))
+    assert [entry["event_type"] for entry in kinds["items"]] == ["Contract.Created"]
