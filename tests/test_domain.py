@@ -123,7 +123,7 @@ def test_bad_money_is_refused(amount, currency, field):
         money(amount, currency)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(cents=st.integers(min_value=0, max_value=int(MAX_AMOUNT * 100)),
        currency=st.sampled_from(sorted(CURRENCIES)), lower=st.booleans())
 def test_money_round_trips_every_amount_of_whole_cents(cents, currency, lower):
@@ -134,7 +134,7 @@ def test_money_round_trips_every_amount_of_whole_cents(cents, currency, lower):
     assert code == currency
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(value=st.decimals(allow_nan=False, allow_infinity=False, places=4,
                          min_value=Decimal("-1000"), max_value=Decimal("1000")))
 def test_money_refuses_what_it_cannot_hold_exactly(value):
@@ -296,7 +296,7 @@ def test_bad_tags_are_refused_by_position():
 tag = st.text(alphabet="abcXYZ- ", min_size=1, max_size=6).filter(lambda t: t.strip())
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(steps=st.lists(st.tuples(st.lists(tag, max_size=5), st.lists(tag, max_size=3)), max_size=6))
 def test_tags_behave_as_an_ordered_set(steps):
     ada = customer()

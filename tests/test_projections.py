@@ -333,7 +333,7 @@ def interleavings(draw):
     return order, draw(st.integers(min_value=1, max_value=len(order)))
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=5, deadline=None)
 @given(interleavings())
 def test_cross_aggregate_arrival_order_does_not_change_the_read_models(case):
     order, batch = case
