@@ -117,6 +117,26 @@ class LeadScore(BaseModel):
     history: list[ScoreStep] = []
 
 
+class Rfm(BaseModel):
+    last_order_at: datetime
+    recency_days: int
+    frequency: int
+    monetary: str
+    currency: str | None
+    r: int
+    f: int
+    m: int
+    rfm: str
+    segment: str
+
+
+class CustomerSegment(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    since: datetime
+
+
 class Customer360(CustomerRow):
     version: int
     note_count: int
@@ -140,6 +160,8 @@ class Customer360(CustomerRow):
     consent: list[Consent] = []
     lead: LeadState | None = None
     lead_score: LeadScore | None = None
+    rfm: Rfm | None = None
+    segments: list[CustomerSegment] = []
 
 
 class TimelineEntry(BaseModel):
@@ -262,6 +284,68 @@ class ScoreRow(BaseModel):
     email: str | None
     score: int
     last_activity_at: datetime | None
+
+
+class RfmRow(Rfm):
+    id: UUID
+    name: str
+    email: str | None
+
+
+class RfmSegment(BaseModel):
+    segment: str
+    customers: int
+    share: float
+    monetary: str
+    currency: str | None
+
+
+class SegmentView(BaseModel):
+    id: UUID
+    name: str
+    kind: str
+    rule: dict[str, Any] | None
+    description: str | None
+    size: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class SegmentMember(BaseModel):
+    id: UUID
+    name: str
+    email: str | None
+    since: datetime
+
+
+class SegmentSize(BaseModel):
+    day: date
+    size: int
+
+
+class SegmentRevenue(BaseModel):
+    currency: str
+    revenue: str
+    orders: int
+    average_order_value: str
+
+
+class SegmentShare(BaseModel):
+    segment: str
+    customers: int
+    share: float
+
+
+class SegmentAnalytics(BaseModel):
+    size: int
+    size_over_time: list[SegmentSize]
+    revenue: list[SegmentRevenue]
+    rfm_share: list[SegmentShare]
+    without_orders: int
+
+
+class SegmentRefreshed(BaseModel):
+    changes: int
 
 
 class ConversionPeriod(BaseModel):

@@ -81,7 +81,8 @@ DESCRIBE = {
     "Message.Clicked": ("campaign", lambda d: f"Clicked {d['url']}"),
     "Message.Unsubscribed": ("campaign", lambda d: f"Unsubscribed from {d['channel']}"),
 }
-KINDS = sorted({kind for kind, _ in DESCRIBE.values()})
+# "segment": entering and leaving segments, which readmodels/timeline.py adds to the rows here.
+KINDS = sorted({kind for kind, _ in DESCRIBE.values()} | {"segment"})
 
 
 def _customers(e: Envelope) -> list[str]:

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
-from readmodels import consent, custom_fields, lead_scores, leads, tasks
+from readmodels import consent, custom_fields, lead_scores, leads, rfm, segments, tasks
 
 
 def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
@@ -22,4 +22,6 @@ def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
         "lead": leads.lead_of_customer(db, customer_id),
         "lead_score": lead_scores.score_of_customer(db, tenant_id, customer_id,
                                                     datetime.now(timezone.utc), history=False),
+        "rfm": rfm.of_customer(db, tenant_id, customer_id, datetime.now(timezone.utc)),
+        "segments": segments.segments_of_customer(db, customer_id),
     }

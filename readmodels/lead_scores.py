@@ -171,3 +171,9 @@ def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
                 FROM points WHERE occurred_at IS NOT NULL ORDER BY occurred_at, position, rule""",
                 points_params).fetchall()]
     return result
+
+
+def scores_sql(db, tenant_id: str, now: datetime) -> tuple[str, list]:
+    """SELECT id, name, email, earned, silence_points, last_activity_at, score (under the
+    tenant's current rules) — for queries that filter or join on scores."""
+    return _scores_sql(settings(db, tenant_id)["scoring_rules"], tenant_id, now)

@@ -45,4 +45,26 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
             occurred_at TIMESTAMPTZ, amount DECIMAL(18,2), currency VARCHAR, channel VARCHAR,
             direction VARCHAR, engagement VARCHAR""", None, ("customer_id",)),
     },
+    "segments": {
+        "segments": ("""
+            id UUID, tenant_id VARCHAR, name VARCHAR, kind VARCHAR, rule VARCHAR,
+            description VARCHAR, deleted BOOLEAN DEFAULT false, created_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ""", ("id",), ("tenant_id",)),
+    },
+    # Kept by the projector itself (readmodels/segment_membership.py), not by a projection.
+    "segment_membership": {
+        "segment_members": ("""
+            segment_id UUID, customer_id UUID, tenant_id VARCHAR, is_member BOOLEAN,
+            since TIMESTAMPTZ, left_at TIMESTAMPTZ""", ("segment_id", "customer_id"),
+            ("customer_id",)),
+        "segment_changes": ("""
+            tenant_id VARCHAR, segment_id UUID, customer_id UUID, entered BOOLEAN, changed_at TIMESTAMPTZ,
+            position BIGINT, reason VARCHAR""", None, ("customer_id", "segment_id")),
+    },
+    "documents": {
+        "customer_documents": ("""
+            id UUID, tenant_id VARCHAR, customer_id UUID, filename VARCHAR, content_type VARCHAR,
+            size BIGINT, sha256 VARCHAR, attached_at TIMESTAMPTZ, attached_by VARCHAR,
+            removed_at TIMESTAMPTZ""", ("id",), ("customer_id",)),
+    },
 }

@@ -10,6 +10,13 @@ import orjson
 
 from readmodels import cursor as keyset
 
+SEGMENT_ENTRIES = (
+    "SELECT sc.changed_at, sc.position, 'segment', CASE WHEN sc.entered THEN 'Segment.Entered' "
+    "ELSE 'Segment.Left' END, sc.segment_id, 0, sc.reason, (CASE WHEN sc.entered THEN "
+    "'Entered segment ' ELSE 'Left segment ' END) || coalesce(g.name, '?'), "
+    "json_object('segment_id', sc.segment_id::VARCHAR, 'name', g.name)::VARCHAR, sc.tenant_id "
+    "FROM segment_changes sc LEFT JOIN segments g ON g.id = sc.segment_id WHERE sc.customer_id = ?")
+
 
 def timeline(db, tenant_id: str, customer_id: UUID, *, kinds: list[str] | None = None,
              since: datetime | None = None, until: datetime | None = None,
@@ -32,11 +39,15 @@ def timeline(db, tenant_id: str, customer_id: UUID, *, kinds: list[str] | None =
     # The customer's rows are fetched first (an index lookup) and only then
     # filtered and sorted: a plain "WHERE customer_id = ? ORDER BY ... LIMIT"
     # makes DuckDB choose a top-N over a full scan, 10x slower at millions of rows.
+    # Entering and leaving segments (kept by the projector, not a projection) join in here.
     result = db.execute(
-        "WITH entries AS MATERIALIZED (SELECT * FROM timeline WHERE customer_id = ?) "
+        "WITH entries AS MATERIALIZED (SELECT occurred_at, position, kind, event_type, aggregate_id, "
+        "version, actor, summary, data, tenant_id FROM timeline WHERE customer_id = ? UNION ALL "
+        f"{SEGMENT_ENTRIES}) "
         "SELECT occurred_at, position, kind, event_type, aggregate_id, version, actor, summary, data "
         f"FROM entries WHERE {' AND '.join(where)} "
-        "ORDER BY occurred_at DESC, position DESC LIMIT ?", [customer_id] + params + [limit + 1])
+        "ORDER BY occurred_at DESC, position DESC LIMIT ?",
+        [customer_id, customer_id] + params + [limit + 1])
     columns = [d[0] for d in result.description]
     rows = [dict(zip(columns, row)) for row in result.fetchall()]
     for row in rows:

@@ -17,6 +17,7 @@ from uuid import UUID
 from commands.application import Crm
 from projections import PROJECTIONS
 from projections.envelope import Envelope, from_event
+from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 
 log = logging.getLogger("crm.projector")
@@ -26,9 +27,13 @@ Progress = Callable[[int, int], None]
 
 
 class Projector:
-    def __init__(self, store: ReadStore, projections: dict = PROJECTIONS) -> None:
+    def __init__(self, store: ReadStore, projections: dict = PROJECTIONS,
+                 derived: tuple = (refresh_segments,)) -> None:
         self.store = store
         self.projections = projections
+        # Read models the node derives from its own tables after each batch, in the same
+        # transaction (segment membership): ``refresh(store, cursor, fresh_envelopes)``.
+        self.derived = derived
         # Held while a batch is applied; a rebuild holds it to switch generations.
         self.lock = threading.Lock()
 
@@ -45,6 +50,8 @@ class Projector:
             for name, module in self.projections.items():
                 changes = [change for e in fresh for change in module.handle(e)]
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
+            for refresh in self.derived:
+                refresh(self.store, cursor, fresh)
             self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh})
             newest = max((e.occurred_at for e in fresh), default=None)
             self.store.record_positions(cursor, list(self.projections), position, len(fresh), newest)

@@ -1,0 +1,146 @@
+"""Segment membership, kept current by the projector as events arrive.
+
+:func:`refresh` runs inside the projector's transaction right after the
+projections have applied a batch, so it sees the batch's effects and its own
+writes commit (or not) with them: a query that waited for an event's
+consistency token also sees the memberships that event changed.
+
+* a segment defined or whose rule changed is evaluated for every customer;
+* a static segment's ``MembersAdded`` / ``MembersRemoved`` are applied as they are;
+* any other event about customers re-evaluates the tenant's dynamic segments for
+  those customers — or for everyone, for rules that depend on other customers
+  or on time (RFM segment, lead score, "within N days");
+* ``refresh_tenant`` re-evaluates everything (time passes without events; the
+  ``POST /v1/segments/refresh`` route and the scheduler call it).
+
+Each entry and exit is appended to ``segment_changes`` (the customer's timeline
+shows them) with the time and log position of the event that caused it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from readmodels.segments import members_sql, uses_relative_fields
+
+PROJECTION = "segment_membership"
+_SEGMENT_EVENTS = ("Segment.Defined", "Segment.RuleChanged", "Segment.Deleted",
+                   "Segment.MembersAdded", "Segment.MembersRemoved")
+
+
+def _customers(e) -> list[str]:
+    if e.type.startswith("Customer."):
+        return [e.stream]
+    if e.type == "Campaign.Launched":
+        return list(e.data["customer_ids"])
+    customer = e.data.get("customer_id") if isinstance(e.data, dict) else None
+    return [customer] if customer else []
+
+
+def refresh(store, cursor, envelopes: list) -> None:
+    """Applies a batch's effect on segment membership (see the module docstring)."""
+    if not envelopes:
+        return
+    schema = store.live_schema(PROJECTION)
+    touched: dict[str, dict[str, Any]] = defaultdict(lambda: {"customers": set(), "trigger": None,
+                                                              "rescore": False})
+    for e in envelopes:
+        if e.type in _SEGMENT_EVENTS:
+            _segment_event(cursor, schema, e)
+            continue
+        if e.type == "LeadSettings.ScoringRulesSet":
+            touched[e.tenant]["rescore"] = True
+        customers = _customers(e)
+        if customers or e.type == "LeadSettings.ScoringRulesSet":
+            entry = touched[e.tenant]
+            entry["customers"].update(customers)
+            entry["trigger"] = e
+    for tenant_id, entry in touched.items():
+        trigger = entry["trigger"]
+        for offset, (segment_id, rule) in enumerate(_dynamic_segments(cursor, tenant_id), 1):
+            everyone = entry["rescore"] or uses_relative_fields(rule)
+            if not everyone and not entry["customers"]:
+                continue
+            evaluate(cursor, schema, tenant_id, segment_id, rule, _moment(trigger),
+                     trigger.position, None if everyone else [UUID(c) for c in entry["customers"]],
+                     "segment rules", offset)
+
+
+def refresh_tenant(store, cursor, tenant_id: str, now: datetime, position: int) -> int:
+    """Re-evaluates every dynamic segment of the tenant as of ``now``; returns changes made."""
+    schema = store.live_schema(PROJECTION)
+    return sum(evaluate(cursor, schema, tenant_id, segment_id, rule, now, position, None,
+                        "segment rules", offset)
+               for offset, (segment_id, rule) in enumerate(_dynamic_segments(cursor, tenant_id), 1))
+
+
+def _moment(e) -> datetime:
+    return datetime.fromisoformat(e.occurred_at)
+
+
+def _dynamic_segments(cursor, tenant_id: str) -> list[tuple[UUID, dict]]:
+    return [(segment_id, orjson.loads(rule)) for segment_id, rule in cursor.execute(
+        "SELECT id, rule FROM segments WHERE tenant_id = ? AND kind = 'dynamic' AND NOT deleted "
+        "ORDER BY id",
+        [tenant_id]).fetchall()]
+
+
+def _segment_event(cursor, schema: str, e) -> None:
+    segment_id, d, at = UUID(e.stream), e.data, _moment(e)
+    if e.type in ("Segment.Defined", "Segment.RuleChanged"):
+        if d.get("rule") is not None:
+            evaluate(cursor, schema, e.tenant, segment_id, d["rule"], at, e.position, None,
+                     "segment rules")
+    elif e.type == "Segment.MembersAdded":
+        _write(cursor, schema, e.tenant, segment_id, [UUID(c) for c in d["customer_ids"]], [],
+               at, e.position, e.actor)
+    elif e.type == "Segment.MembersRemoved":
+        _write(cursor, schema, e.tenant, segment_id, [], [UUID(c) for c in d["customer_ids"]],
+               at, e.position, e.actor)
+    elif e.type == "Segment.Deleted":
+        current = [row[0] for row in cursor.execute(
+            f"SELECT customer_id FROM {schema}.segment_members WHERE segment_id = ? AND is_member",
+            [segment_id]).fetchall()]
+        _write(cursor, schema, e.tenant, segment_id, [], current, at, e.position, "segment deleted")
+
+
+def evaluate(cursor, schema: str, tenant_id: str, segment_id: UUID, rule: dict, now: datetime,
+             position: int, candidates: list[UUID] | None, reason: str, offset: int = 1) -> int:
+    """Brings the segment's membership (among ``candidates``, or everyone) in line with its rule."""
+    sql, params = members_sql(cursor, tenant_id, rule, now, candidates)
+    matching = {row[0] for row in cursor.execute(sql, params).fetchall()}
+    where, more = "", []
+    if candidates is not None:
+        where, more = " AND customer_id IN (SELECT unnest(?::UUID[]))", [candidates]
+    current = {row[0] for row in cursor.execute(
+        f"SELECT customer_id FROM {schema}.segment_members WHERE segment_id = ? AND is_member{where}",
+        [segment_id, *more]).fetchall()}
+    entered, left = sorted(matching - current), sorted(current - matching)
+    _write(cursor, schema, tenant_id, segment_id, entered, left, now, position, reason, offset)
+    return len(entered) + len(left)
+
+
+def _write(cursor, schema: str, tenant_id: str, segment_id: UUID, entered: list[UUID],
+           left: list[UUID], at: datetime, position: int, reason: str, offset: int = 1) -> None:
+    if not entered and not left:
+        return
+    # A few microseconds after the cause (one more per segment), so the entries sort right
+    # after it on the timeline and never tie with each other.
+    at = at + timedelta(microseconds=offset)
+    rows = [(customer, True) for customer in entered] + [(customer, False) for customer in left]
+    cursor.execute(
+        f"INSERT INTO {schema}.segment_members AS m (segment_id, customer_id, tenant_id, is_member, "
+        "since, left_at) SELECT ?, unnest(?::UUID[]), ?, unnest(?::BOOLEAN[]), ?, NULL "
+        "ON CONFLICT (segment_id, customer_id) DO UPDATE SET is_member = excluded.is_member, "
+        "since = CASE WHEN excluded.is_member THEN excluded.since ELSE m.since END, "
+        "left_at = CASE WHEN excluded.is_member THEN NULL ELSE excluded.since END",
+        [segment_id, [c for c, _ in rows], tenant_id, [m for _, m in rows], at])
+    cursor.execute(
+        f"INSERT INTO {schema}.segment_changes (tenant_id, segment_id, customer_id, entered, changed_at, "
+        "position, reason) SELECT ?, ?, unnest(?::UUID[]), unnest(?::BOOLEAN[]), ?, ?, ?",
+        [tenant_id, segment_id, [c for c, _ in rows], [m for _, m in rows], at, position, reason])
