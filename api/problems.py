@@ -72,3 +72,50 @@ def install(app: FastAPI) -> None:
     }
     for exc, handler in handlers.items():
         app.add_exception_handler(exc, handler)
+    document(app)
+
+
+PROBLEM_SCHEMA = {
+    "title": "Problem", "type": "object", "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"}, "title": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"},
+        "errors": {"type": "array", "items": {
+            "type": "object", "required": ["field", "reason"],
+            "properties": {"field": {"type": "string"}, "reason": {"type": "string"}}}},
+    },
+}
+_ERRORS = {"400": "Malformed JSON, cursor or token", "401": "Missing or invalid API key",
+           "403": "The key's role does not allow this", "404": "No such resource in this tenant",
+           "409": "Version conflict or not allowed in this state", "413": "Request body too large",
+           "422": "Invalid fields (each named in errors[].field)"}
+
+
+def document(app: FastAPI) -> None:
+    """Makes the OpenAPI document say what the service really answers on errors.
+
+    FastAPI documents its own 422 body; this service answers problem+json for
+    every error, so each operation gets the problem schema for its error codes.
+    """
+    build = app.openapi
+
+    def openapi() -> dict:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build()
+        schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = PROBLEM_SCHEMA
+        schema["components"]["schemas"].pop("HTTPValidationError", None)
+        schema["components"]["schemas"].pop("ValidationError", None)
+        problem_ref = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                codes = ["401", "403", "404", "422"] if path.startswith("/v1/") else ["422"]
+                if method in ("post", "put", "patch", "delete"):
+                    codes += ["400", "409", "413"]
+                responses = operation.setdefault("responses", {})
+                for code in sorted(set(codes)):
+                    responses[code] = {"description": _ERRORS[code], "content": problem_ref}
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi
