@@ -1,0 +1,100 @@
+"""Entry points of the marketing workers: ``crm worker sender | scheduler | webhooks``
+(also ``python -m workers.marketing <name>``).
+
+Each runs until SIGTERM or SIGINT, then finishes the item in hand and stops.
+Any number of each may run against one event store (competing consumers, see
+workers/log_worker.py); ``CRM_WORKER_NAME`` names a worker in the events it
+records (default: host and process id).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+from commands.application import Crm
+from commands.marketing_settings import MarketingSettings
+from commands.settings import Settings
+
+log = logging.getLogger("crm.workers")
+NAMES = ("sender", "scheduler", "webhooks")
+
+
+def worker_name(kind: str) -> str:
+    return os.environ.get("CRM_WORKER_NAME") or f"{kind}@{socket.gethostname()}:{os.getpid()}"
+
+
+def _stopping() -> threading.Event:
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    return stopping
+
+
+def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings):
+    """The worker object of ``kind`` (has ``run(stopping)``)."""
+    name = worker_name(kind)
+    rates = {channel: marketing.per_minute(channel) for channel in ("email", "sms", "whatsapp")}
+    if kind == "sender":
+        from workers.channels import channels
+        from workers.log_worker import LogWorker
+        from workers.sender import Sender
+        sender = Sender(crm, marketing, marketing.secret(settings.data_dir), channels(marketing),
+                        worker=name)
+        return LogWorker(crm, [sender])
+    if kind == "scheduler":
+        from workers.scheduler import SchedulerWorker
+        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing))
+    if kind == "webhooks":
+        from workers.log_worker import LogWorker
+        from workers.webhooks import WebhookDeliveries
+        return LogWorker(crm, [WebhookDeliveries(crm, marketing, worker=name)])
+    raise ValueError(f"no worker {kind!r}; known: {', '.join(NAMES)}")
+
+
+def _automation_jobs(crm: Crm, marketing: MarketingSettings) -> list:
+    try:
+        from workers.drip import AutomationRuns
+    except ImportError:  # drip sequences not installed in this build
+        return []
+    return [AutomationRuns(crm, marketing)]
+
+
+def start_embedded(settings: Settings) -> threading.Event:
+    """The embedded mode (``crm serve``): every marketing worker in a thread of this process,
+    with its own connection to the event store. Set the returned event to stop them."""
+    stopping = threading.Event()
+    crm = Crm(settings.event_store_url)
+    marketing = MarketingSettings()
+
+    def run(kind: str) -> None:
+        try:
+            build(kind, crm, settings, marketing).run(stopping)
+        except Exception:
+            log.exception("embedded %s worker stopped", kind)
+    for kind in NAMES:
+        threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True).start()
+    return stopping
+
+
+def main(kind: str, settings: Settings | None = None) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = settings or Settings()
+    crm = Crm(settings.event_store_url)
+    try:
+        worker = build(kind, crm, settings, MarketingSettings())
+        log.info("%s worker %s started", kind, worker_name(kind))
+        worker.run(_stopping())
+        log.info("%s worker stopped", kind)
+    finally:
+        crm.close()
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2 or sys.argv[1] not in NAMES:
+        sys.exit(f"usage: python -m workers.marketing {{{'|'.join(NAMES)}}}")
+    main(sys.argv[1])
