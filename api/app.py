@@ -16,6 +16,8 @@ from fastapi import FastAPI
 
 from api import problems
 from api.limits import BodySizeLimit
+from api.routes.documents import DOCUMENT_UPLOADS
+from commands.documents import max_document_bytes
 from api.routes import admin, campaigns, customers, keys, opportunities, profile
 from api.routes import sales
 from api.routes import marketing
@@ -77,7 +79,8 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     app.state.rebuilds = {}
     app.state.admin_token = admin_token(settings)
     app.state.head_position = lambda: crm.recorder.max_notification_id() or 0
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
+                       larger=((DOCUMENT_UPLOADS, max_document_bytes),))
     problems.install(app)
     if role in ("all", "command"):
         for router in (customers.command_router, opportunities.command_router,

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.cli_imports import import_app
 from commands.settings import Settings
 
 app = typer.Typer(help="Craved CRM: an event-sourced CRM for artisan vendors.", no_args_is_help=True,
@@ -22,6 +23,7 @@ tenant_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=Tru
 projections_app = typer.Typer(help="Read-model projections: status and rebuilds.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(projections_app, name="projections")
+app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
 

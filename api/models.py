@@ -370,6 +370,37 @@ class TeamView(BaseModel):
     turns: int
 
 
+class ImportError_(BaseModel):
+    line: int
+    field: str
+    reason: str
+
+
+class ImportReport(BaseModel):
+    dry_run: bool
+    rows: int
+    created: int
+    updated: int
+    unchanged: int
+    failed: int
+    errors: list[ImportError_]
+    consistency_token: str | None = None
+
+
+class DocumentAccepted(CommandAccepted):
+    document_id: UUID
+
+
+class DocumentRow(BaseModel):
+    id: UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    attached_at: datetime
+    attached_by: str
+
+
 class ConsentStatus(BaseModel):
     customer_id: UUID
     channel: str

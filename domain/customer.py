@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.custom_fields import CustomFieldSet
@@ -29,6 +30,7 @@ LIFECYCLE_STAGES = ("lead", "qualified", "customer", "churned")
 LIFECYCLE_MOVES = {"lead": {"qualified", "customer"}, "qualified": {"lead", "customer"},
                    "customer": {"churned"}, "churned": {"customer"}}
 ASSIGNMENT_METHODS = ("manual", "round_robin", "rule")
+MAX_DOCUMENTS = 500
 FREQUENCIES = ("any", "weekly", "monthly", "quarterly", "never")
 MAX_TOPICS = 20
 
@@ -72,6 +74,7 @@ class Customer(CrmAggregate):
             customer.owner = None
             customer.bant = {}
             customer.bant_qualified = False
+            customer.documents = {}  # document id -> {"filename", "sha256"}
 
     class ProfileUpdated(CrmAggregate.Event):
         changes: dict
@@ -385,3 +388,41 @@ class Customer(CrmAggregate):
         self._refuse_if_archived()
         self._record(self.EngagementTracked, meta, kind=kind, detail=text(detail, "detail", 500),
                      occurred_at=utc(occurred_at))
+
+    # -- documents (the content is stored by the application, addressed by its SHA-256) ------
+
+    class DocumentAttached(CrmAggregate.Event):
+        document_id: UUID
+        filename: str
+        content_type: str
+        size: int
+        sha256: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.documents[self.document_id] = {"filename": self.filename,
+                                                    "sha256": self.sha256}
+
+    class DocumentRemoved(CrmAggregate.Event):
+        document_id: UUID
+        filename: str
+
+        def apply(self, customer: Customer) -> None:
+            customer.documents.pop(self.document_id, None)
+
+    def attach_document(self, meta: Meta, document_id: UUID, filename: str, content_type: str,
+                        size: int, sha256: str) -> None:
+        self._refuse_if_archived()
+        if len(self.documents) >= MAX_DOCUMENTS:
+            raise DomainError(f"a customer has at most {MAX_DOCUMENTS} documents", "file")
+        name = text(filename, "filename", 255, required=True)
+        if "/" in name or "\\" in name or name in (".", ".."):
+            raise DomainError("a file name, not a path", "filename")
+        self._record(self.DocumentAttached, meta, document_id=document_id, filename=name,
+                     content_type=content_type, size=size, sha256=sha256)
+
+    def remove_document(self, meta: Meta, document_id: UUID) -> None:
+        document = self.documents.get(document_id)
+        if document is None:
+            raise DomainError(f"no document {document_id}", "document_id")
+        self._record(self.DocumentRemoved, meta, document_id=document_id,
+                     filename=document["filename"])

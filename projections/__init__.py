@@ -5,11 +5,12 @@ hold no state and touch no database, so they are tested as plain functions.
 """
 
 from projections import (consent, custom_fields, customer_directory, customer_summary,
-                         lead_scoring, leads, opportunities, orders, segments, tasks, timeline)
+                         documents, lead_scoring, leads, opportunities, orders, segments, tasks,
+                         timeline)
 
 PROJECTIONS = {module.NAME: module for module in
                (customer_directory, customer_summary, orders, timeline, opportunities,
-                tasks, custom_fields, consent, leads, lead_scoring, segments)}
+                tasks, custom_fields, consent, leads, lead_scoring, segments, documents)}
 
 # The sales read models (pipelines, the deal board and history, quotes, contracts, funnels).
 from projections import contracts, deals, funnel_events, pipelines, quotes  # noqa: E402

@@ -67,6 +67,9 @@ DESCRIBE = {
                              "rule": f" (rule {d['rule']})"}[d["method"]]),
     "Customer.EngagementTracked": ("engagement", lambda d: d["kind"].replace("_", " ").capitalize()
                                    + (f": {d['detail']}" if d.get("detail") else "")),
+    "Customer.DocumentAttached": ("document", lambda d: f"Attached {d['filename']} "
+                                  f"({max(1, round(d['size'] / 1024))} KB)"),
+    "Customer.DocumentRemoved": ("document", lambda d: f"Removed {d['filename']}"),
     "Task.Created": ("task", lambda d: f"Task: {d['title']}"
                      + (f" (due {d['due_at'][:16].replace('T', ' ')})" if d.get("due_at") else "")
                      + (f" for {d['assignee']}" if d.get("assignee") else "")),
