@@ -22,6 +22,6 @@ def extras(db, tenant_id: str, customer_id: UUID) -> dict[str, Any]:
         "lead": leads.lead_of_customer(db, customer_id),
         "lead_score": lead_scores.score_of_customer(db, tenant_id, customer_id,
                                                     datetime.now(timezone.utc), history=False),
-        "rfm": rfm.of_customer(db, tenant_id, customer_id, datetime.now(timezone.utc)),
+        "rfm": rfm.of_customer(db, tenant_id, customer_id, None),  # now
         "segments": segments.segments_of_customer(db, customer_id),
     }

@@ -98,8 +98,8 @@ def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
     one = " AND c.id = ?" if customer_id is not None else ""
     one_signal = " AND s.customer_id = ?" if customer_id is not None else ""
     silence = " + ".join(
-        f"({int(rule['points'])} * floor(date_diff('day', last_activity_at, ?::TIMESTAMPTZ) "
-        f"/ {int(rule['silence_days'])}))"
+        f"({int(rule['points'])} * floor((floor(epoch(?::TIMESTAMPTZ) / 86400) "
+        f"- floor(epoch(last_activity_at) / 86400)) / {int(rule['silence_days'])}))"
         for rule in rules if "silence_days" in rule) or "0"
     silence_params = [now] * sum(1 for rule in rules if "silence_days" in rule)
     sql = f"""

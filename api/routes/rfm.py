@@ -3,7 +3,7 @@ the size of every segment, as of any moment."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone  # noqa: F401
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
@@ -22,9 +22,10 @@ Currency = Annotated[str | None, Query(min_length=3, max_length=3, description=(
 Segment = Literal[rfm.SEGMENT_NAMES]  # type: ignore[valid-type]
 
 
-def as_of_moment(as_of: str | None) -> datetime:
+def as_of_moment(as_of: str | None) -> datetime | None:
+    """The moment asked for; None for now (RFM from the summaries, see readmodels/rfm.py)."""
     if as_of is None:
-        return datetime.now(timezone.utc)
+        return None
     try:
         if len(as_of) == 10:
             day = date.fromisoformat(as_of)
