@@ -121,3 +121,57 @@ class RecipientRow(BaseModel):
 class SuppressedRow(BaseModel):
     customer_id: UUID
     reason: str
+
+
+class WebhookCreated(BaseModel):
+    id: UUID
+    version: int
+    consistency_token: str
+    secret: str
+
+
+class WebhookRow(BaseModel):
+    id: UUID
+    url: str
+    event_types: list[str]
+    description: str | None
+    status: str
+    secret_rotated_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookDetail(WebhookRow):
+    deliveries: dict[str, int]
+
+
+class DeliveryAttempt(BaseModel):
+    attempt: int
+    worker: str | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    outcome: str | None
+    status_code: int | None
+    error: str | None
+    duration_ms: int | None
+
+
+class DeliveryRow(BaseModel):
+    id: UUID
+    subscription_id: UUID
+    event_id: str
+    event_type: str
+    position: int
+    status: str
+    attempts: int
+    last_status_code: int | None
+    last_error: str | None
+    next_attempt_at: datetime | None
+    delivered_at: datetime | None
+    dead_at: datetime | None
+    dead_reason: str | None
+    replayed_at: datetime | None
+    replayed_by: str | None
+    created_at: datetime
+    updated_at: datetime
+    attempt_log: list[DeliveryAttempt]

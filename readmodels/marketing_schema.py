@@ -39,4 +39,22 @@ MARKETING_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[s
             campaign_id UUID, tenant_id VARCHAR, customer_id UUID, reason VARCHAR""",
             None, ("campaign_id",)),
     },
+    "webhooks": {
+        "webhook_subscriptions": ("""
+            id UUID, tenant_id VARCHAR, url VARCHAR, event_types VARCHAR[], description VARCHAR,
+            status VARCHAR, secret_rotated_at TIMESTAMPTZ, created_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ""", ("id",), ("tenant_id",)),
+        "webhook_deliveries": ("""
+            id UUID, tenant_id VARCHAR, subscription_id UUID, event_id VARCHAR,
+            event_type VARCHAR, position BIGINT, status VARCHAR, attempts INTEGER,
+            last_status_code INTEGER, last_error VARCHAR, next_attempt_at TIMESTAMPTZ,
+            delivered_at TIMESTAMPTZ, dead_at TIMESTAMPTZ, dead_reason VARCHAR,
+            replayed_at TIMESTAMPTZ, replayed_by VARCHAR, created_at TIMESTAMPTZ,
+            updated_at TIMESTAMPTZ""", ("id",), ("subscription_id", "tenant_id")),
+        "webhook_attempts": ("""
+            delivery_id UUID, attempt INTEGER, tenant_id VARCHAR, worker VARCHAR,
+            started_at TIMESTAMPTZ, finished_at TIMESTAMPTZ, outcome VARCHAR,
+            status_code INTEGER, error VARCHAR, duration_ms INTEGER""",
+            ("delivery_id", "attempt"), ()),
+    },
 }

@@ -29,6 +29,19 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def caught_up(app) -> None:
+    """Waits (bounded) until the app's read models hold every event stored so far, including
+    those workers stored, which no consistency token names."""
+    head = app.state.crm.recorder.max_notification_id()
+    store = app.state.store
+    for _ in range(500):
+        if store.position("customer_directory") >= head:  # every projection moves together
+            return
+        with store.committed:
+            store.committed.wait(0.05)
+    raise AssertionError("the read models did not catch up")
+
+
 class FakeClock:
     """A clock that only moves when told: ``clock()`` is now, ``clock.advance(seconds=30)``."""
 

@@ -13,7 +13,7 @@ import pytest
 
 from commands.application import Crm
 from commands.marketing_settings import MarketingSettings
-from tests.marketing_support import FakeClock, SmtpSink, start_smtp
+from tests.marketing_support import FakeClock, SmtpSink, caught_up, start_smtp
 from tests.support import assert_problem
 from workers.channels import SmtpChannel, channels
 from workers.log_worker import LogWorker
@@ -118,14 +118,7 @@ def local(url: str) -> str:
 
 def settle(shop, campaign_id: str) -> dict:
     """The campaign once the read model has every event stored so far."""
-    app = shop.client.app
-    head = app.state.crm.recorder.max_notification_id()
-    store = app.state.store
-    for _ in range(500):
-        if store.position("campaigns") >= head:
-            break
-        with store.committed:
-            store.committed.wait(0.05)
+    caught_up(shop.client.app)
     return _ok(shop.get(f"/v1/campaigns/{campaign_id}"))
 
 
