@@ -175,3 +175,44 @@ class DeliveryRow(BaseModel):
     created_at: datetime
     updated_at: datetime
     attempt_log: list[DeliveryAttempt]
+
+
+class FunnelStage(BaseModel):
+    name: str
+    count: int
+    rate_from_start: float | None
+    rate_from_previous: float | None
+
+
+class Amount(BaseModel):
+    currency: str
+    amount: str
+
+
+class Funnel(BaseModel):
+    stages: list[FunnelStage]
+    orders: int
+    revenue: list[Amount]
+    cost: Amount
+    roi: float | None
+
+
+class CampaignAnalytics(Funnel):
+    id: UUID
+    name: str
+    channel: str
+    status: str
+    window_days: int
+
+
+class AttributedOrder(BaseModel):
+    order_id: str
+    customer_id: UUID
+    amount: str
+    currency: str
+    occurred_at: datetime
+    message_id: UUID
+    campaign_id: UUID | None
+    automation_id: UUID | None
+    step: str
+    touch_at: datetime

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import secrets
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 
@@ -62,6 +63,12 @@ class MarketingSettings:
 
     # Orders placed this many days after a customer engaged with a message count for it.
     attribution_days: int = field(default_factory=lambda: int(_env("CRM_ATTRIBUTION_DAYS", "7")))
+    # What one sent message costs, per channel, in CRM_COST_CURRENCY (for campaign ROI).
+    cost_per_email: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_EMAIL", "0.001")))
+    cost_per_sms: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_SMS", "0.04")))
+    cost_per_whatsapp: Decimal = field(
+        default_factory=lambda: Decimal(_env("CRM_COST_PER_WHATSAPP", "0.03")))
+    cost_currency: str = field(default_factory=lambda: _env("CRM_COST_CURRENCY", "GBP"))
 
     # Outbound webhooks.
     webhook_attempts: int = field(default_factory=lambda: int(_env("CRM_WEBHOOK_ATTEMPTS", "8")))
@@ -73,6 +80,10 @@ class MarketingSettings:
     def per_minute(self, channel: str) -> int:
         return {"email": self.email_per_minute, "sms": self.sms_per_minute,
                 "whatsapp": self.whatsapp_per_minute}[channel]
+
+    def unit_costs(self) -> dict[str, Decimal]:
+        return {"email": self.cost_per_email, "sms": self.cost_per_sms,
+                "whatsapp": self.cost_per_whatsapp}
 
     def secret(self, data_dir: Path) -> bytes:
         """The tracking secret: CRM_TRACKING_SECRET, or one kept in the data directory (0600).

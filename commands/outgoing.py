@@ -106,6 +106,16 @@ def pixel(secret: bytes, public_url: str, message_id: UUID) -> str:
             'height="1" alt="" style="display:block;border:0">')
 
 
+_URL = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)]")
+
+
+def text_to_html(text: str) -> str:
+    """A plain-text email as simple HTML, its URLs made links (so that clicks are tracked)."""
+    escaped = html_lib.escape(text)
+    linked = _URL.sub(lambda m: f'<a href="{m[0]}">{m[0]}</a>', escaped)
+    return "<html><body><p>" + linked.replace("\n", "<br>\n") + "</p></body></html>"
+
+
 def compose(crm: Crm, message: Message, customer: Customer, secret: bytes,
             public_url: str) -> Outgoing:
     """Renders ``message`` for ``customer``; a template error raises TemplateError."""
@@ -116,8 +126,7 @@ def compose(crm: Crm, message: Message, customer: Customer, secret: bytes,
                         status_callback=f"{public_url}/v1/providers/twilio/status/"
                                         f"{sign(secret, 'status', message.id)}")
     text = rendered["text"] or rendering.html_to_text(rendered["html"])
-    body = rendered["html"] or ("<html><body><p>" + html_lib.escape(text).replace("\n", "<br>\n")
-                                + "</p></body></html>")
+    body = rendered["html"] or text_to_html(text)
     unsubscribe = values["unsubscribe_url"]
     body = track_links(body, secret, public_url, message.id, skip=unsubscribe)
     tracker = pixel(secret, public_url, message.id)

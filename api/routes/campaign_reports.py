@@ -7,16 +7,24 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
+from fastapi.responses import Response
 
 from api.deps import CallerDep, ReaderDep
-from api.marketing_models import CampaignDetail, CampaignRow, RecipientRow, SuppressedRow
+from api.marketing_deps import MarketingDep
+from api.marketing_models import (AttributedOrder, CampaignAnalytics, CampaignDetail, CampaignRow,
+                                  RecipientRow, SuppressedRow)
 from api.models import Page
 from commands.errors import NotFound
+from readmodels import campaign_analytics as analytics
 from readmodels import campaigns as queries
+from rendering.campaign_chart import funnel_svg
 
 query_router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=500)]
+Window = Annotated[int | None, Query(ge=0, le=365, description=(
+    "days after a click or open (or an SMS's delivery) within which an order counts for the "
+    "message; default CRM_ATTRIBUTION_DAYS"))]
 RecipientStatus = Literal["queued", "sending", "sent", "delivered", "bounced", "failed",
                           "suppressed", "opened", "clicked", "unsubscribed"]
 
@@ -57,3 +65,46 @@ def campaign_suppressed(campaign_id: UUID, caller: CallerDep, db: ReaderDep):
     no_address)."""
     _campaign(db, caller.tenant_id, campaign_id)
     return queries.suppressed(db, caller.tenant_id, campaign_id)
+
+
+def _analytics(db, tenant_id: str, campaign_id: UUID, window: int | None, marketing) -> dict:
+    found = analytics.campaign_analytics(
+        db, tenant_id, campaign_id, marketing.attribution_days if window is None else window,
+        marketing.unit_costs(), marketing.cost_currency)
+    if found is None:
+        raise NotFound(f"no campaign {campaign_id}")
+    return found
+
+
+@query_router.get("/{campaign_id}/analytics", response_model=CampaignAnalytics)
+def campaign_analytics(campaign_id: UUID, caller: CallerDep, db: ReaderDep,
+                       marketing: MarketingDep, window_days: Window = None):
+    """The funnel audience → sent → delivered → opened → clicked → ordered, the revenue of the
+    orders attributed to the campaign (last touch within the window), its cost (messages sent
+    times the channel's unit cost) and ROI ((revenue − cost) / cost, in the cost's currency)."""
+    return _analytics(db, caller.tenant_id, campaign_id, window_days, marketing)
+
+
+@query_router.get("/{campaign_id}/funnel.svg", response_class=Response,
+                  responses={200: {"content": {"image/svg+xml": {}}}})
+def campaign_funnel_chart(campaign_id: UUID, caller: CallerDep, db: ReaderDep,
+                          marketing: MarketingDep, window_days: Window = None):
+    """The funnel as an SVG image."""
+    found = _analytics(db, caller.tenant_id, campaign_id, window_days, marketing)
+    revenue = ", ".join(f"{r['currency']} {r['amount']}" for r in found["revenue"]) or "no revenue"
+    roi = "" if found["roi"] is None else f", ROI {found['roi'] * 100:.0f}%"
+    svg = funnel_svg(f"{found['name']} ({found['channel']})", found["stages"],
+                     f"{found['orders']} attributed order(s): {revenue}; cost "
+                     f"{found['cost']['currency']} {found['cost']['amount']}{roi}")
+    return Response(svg, media_type="image/svg+xml")
+
+
+@query_router.get("/{campaign_id}/attributed-orders", response_model=list[AttributedOrder])
+def attributed_orders(campaign_id: UUID, caller: CallerDep, db: ReaderDep,
+                      marketing: MarketingDep, window_days: Window = None):
+    """Each order attributed to the campaign, with the message and the moment that touched."""
+    _campaign(db, caller.tenant_id, campaign_id)
+    rows = analytics.attributed_orders(
+        db, caller.tenant_id, marketing.attribution_days if window_days is None else window_days,
+        campaign_id=campaign_id)
+    return [{**row, "amount": str(row["amount"])} for row in rows]
