@@ -26,6 +26,7 @@ from commands.settings import Settings
 from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.projector import LogTailer, Projector
+from workers.segment_refresher import SegmentRefresher, also_running
 
 log = logging.getLogger("crm.api")
 
@@ -70,12 +71,15 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
             store.close()
         crm.close()
 
-    app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION, lifespan=lifespan)
+    refresher = SegmentRefresher(projector) if projector else None  # time-dependent segments
+    app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION,
+                  lifespan=also_running(lifespan, refresher))
     app.state.settings = settings
     app.state.crm = crm
     app.state.callers = CallerCache(crm, settings.auth_cache_seconds)
     app.state.store = store
     app.state.projector = projector
+    app.state.segment_refresher = refresher
     app.state.rebuilds = {}
     app.state.admin_token = admin_token(settings)
     app.state.head_position = lambda: crm.recorder.max_notification_id() or 0

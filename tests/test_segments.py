@@ -115,3 +115,21 @@ def test_bad_rules_are_refused_with_the_place_at_fault(tenant, app):
     no_rule = tenant.post("/v1/segments", {"name": "x", "kind": "dynamic"})
     assert no_rule.status_code == 422 and no_rule.json()["errors"][0]["field"] == "rule"
     assert app.state.crm.recorder.max_notification_id() == head
+
+
+def test_time_alone_moves_customers_out_of_time_dependent_segments(tenant, app):
+    from datetime import datetime, timedelta, timezone
+
+    ada = tenant.register("Ada", "ada@example.com")
+    _order(tenant, ada, "A1", "20.00")
+    recent = _ok(tenant.post("/v1/segments", {"name": "Ordered this month", "rule": {
+        "field": "last_order_at", "op": "within_days", "value": 30}}), 201)
+    assert _members(tenant, recent, recent["consistency_token"]) == ["Ada"]
+
+    refresher = app.state.segment_refresher  # what runs every CRM_SEGMENT_REFRESH_SECONDS
+    assert refresher.run_once(datetime.now(timezone.utc) + timedelta(days=10)) == 0
+    assert refresher.run_once(datetime.now(timezone.utc) + timedelta(days=40)) == 1
+    assert _members(tenant, recent) == []
+    timeline = _ok(tenant.get(f"/v1/customers/{ada['id']}/timeline", params={"kind": "segment"}))
+    assert [e["summary"] for e in timeline["items"]] == ["Left segment Ordered this month",
+                                                         "Entered segment Ordered this month"]
