@@ -5,13 +5,14 @@ Every row is validated by the same domain rules as the API and saved on its own
 bad rows are reported with their line and reason and write nothing. A dry run
 does all of it except saving.
 
-Deduplication: a row's key is its external id, else its email. An imported
-customer's id derives from (tenant, key), so re-running a file finds the same
-customers, and a customer registered through the API is found by its email
+Deduplication: a row is identified by its external id, else its email. The
+first import of an external id records which customer it names (a claim
+aggregate, saved with the row), a new customer's id derives from (tenant, key),
+and a customer registered through the API is found by its email
 (``find_by_email``, a read-model lookup the caller provides). An existing
-customer is updated with the row's non-empty values; values already equal
-record nothing, so re-running a file changes nothing. Orders are recorded once
-per order id.
+customer is updated with the row's non-empty values; values already equal record
+nothing, so re-running a file changes nothing. Orders name their customer by
+external id or email and are recorded once per order id.
 """
 
 from __future__ import annotations
@@ -24,17 +25,21 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
+from eventsourcing.application import AggregateNotFoundError
+
 from commands import custom_fields, leads
 from commands.application import Crm
 from commands.errors import Conflict, NotFound
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
+from domain.custom_fields import UniqueClaim, claim_id
 from domain.customer import Customer
-from domain.values import email_address, phone_number, text
+from domain.values import email_address
 
 CUSTOMER_FIELDS = ("name", "email", "phone", "source", "external_id", "tags", "lifecycle_stage")
 ORDER_FIELDS = ("customer_external_id", "customer_email", "order_id", "amount", "currency",
                 "item_count", "occurred_at")
 MAX_ROWS = 100_000
+EXTERNAL_ID = "import:external_id"  # the key of the claims linking external ids to customers
 
 FindByEmail = Callable[[str], UUID | None]
 
@@ -151,10 +156,6 @@ def import_customers(crm: Crm, meta: Meta, content: str, mapping: dict[str, str]
 
 
 def _field(name: str | None) -> str:
-    if name and name.startswith("values."):
-        return "custom." + name[7:]
-    if name and name.startswith("custom_fields."):
-        return "custom." + name[14:]
     return name or "row"
 
 
@@ -170,11 +171,15 @@ def _import_customer(crm: Crm, meta: Meta, row: dict[str, str], key: tuple[str, 
     also: list[CrmAggregate] = []
     customer_id = customer_id_for(meta.tenant_id, *key)
     customer = _existing(crm, meta, customer_id)
-    if customer is None and key[0] == "email" and (found := find_by_email(key[1])):
-        customer = _existing(crm, meta, found)
+    link = _external_link(crm, meta, row.get("external_id"))
+    if customer is None and link is not None:
+        customer = _existing(crm, meta, link.owner)
+    email = email_address(row.get("email") or None)
+    if customer is None and email and (found := find_by_email(email.lower())):
+        customer = _existing(crm, meta, found)  # registered before, through the API or so
     if customer is None:
-        customer = Customer._start(  # the import's own id: re-runs find this customer again
-            Customer.Registered, meta, id=customer_id, **_profile(row, required=True))
+        # The import's own id: running the file again finds this customer.
+        customer = Customer.register(meta, **_profile(row, required=True), id=customer_id)
         if fields:
             fields.missing_required(custom, "custom")
         custom_fields.apply_values(crm, meta, customer, custom, fields, also, "custom")
@@ -190,9 +195,22 @@ def _import_customer(crm: Crm, meta: Meta, row: dict[str, str], key: tuple[str, 
         if tags:
             customer.change_tags(meta, tags, [])
         outcome = "updated" if customer.pending_events else "unchanged"
-    if not dry_run and customer.pending_events:
+    if row.get("external_id") and link is None:  # remember which customer the id is
+        also.append(UniqueClaim.claim(meta, EXTERNAL_ID, row["external_id"], customer.id))
+    if not dry_run and (customer.pending_events or also):
         return outcome, _save(crm, meta, customer, also)
     return outcome, None
+
+
+def _external_link(crm: Crm, meta: Meta, external_id: str | None) -> UniqueClaim | None:
+    """The record of which customer an external id belongs to, if it was imported before."""
+    if not external_id:
+        return None
+    try:
+        link = crm.repository.get(claim_id(meta.tenant_id, EXTERNAL_ID, external_id))
+    except AggregateNotFoundError:
+        return None
+    return link if isinstance(link, UniqueClaim) and link.tenant_id == meta.tenant_id else None
 
 
 def _save(crm: Crm, meta: Meta, customer: Customer, also: list[CrmAggregate]) -> str:
@@ -207,18 +225,8 @@ def _save(crm: Crm, meta: Meta, customer: Customer, also: list[CrmAggregate]) ->
 def _profile(row: dict[str, str], required: bool) -> dict[str, Any]:
     """The profile fields of a row: all of them for a new customer; the non-empty ones (which
     overwrite) for an existing one."""
-    profile = {}
-    for name in ("name", "email", "phone", "source"):
-        value = row.get(name) or None
-        if value is None and not required:
-            continue
-        profile[name] = value
-    if required:
-        profile["name"] = text(profile.get("name"), "name", 200, required=True)
-        profile["email"] = email_address(profile.get("email"))
-        profile["phone"] = phone_number(profile.get("phone"))
-        profile["source"] = text(profile.get("source"), "source", 100)
-    return profile
+    return {name: row.get(name) or None for name in ("name", "email", "phone", "source")
+            if required or row.get(name)}
 
 
 def _custom_value(fields, key: str, raw: str) -> Any:
@@ -259,8 +267,8 @@ def _import_order(crm: Crm, meta: Meta, row: dict[str, str], find_by_email: Find
                   dry_run: bool) -> tuple[str, str | None]:
     customer = None
     if row.get("customer_external_id"):
-        customer = _existing(crm, meta, customer_id_for(meta.tenant_id, "external",
-                                                        row["customer_external_id"]))
+        link = _external_link(crm, meta, row["customer_external_id"])
+        customer = _existing(crm, meta, link.owner) if link else None
         where = "customer_external_id"
     elif row.get("customer_email"):
         email = email_address(row["customer_email"], "customer_email").lower()

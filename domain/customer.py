@@ -120,9 +120,11 @@ class Customer(CrmAggregate):
 
     @classmethod
     def register(cls, meta: Meta, name: str, email: str | None = None, phone: str | None = None,
-                 source: str | None = None) -> Customer:
+                 source: str | None = None, id: UUID | None = None) -> Customer:
+        """``id``: an id derived from what identifies the customer elsewhere (an import's
+        external id), so registering the same customer twice finds the first."""
         return cls._start(
-            cls.Registered, meta,
+            cls.Registered, meta, id=id,
             name=text(name, "name", 200, required=True),
             email=email_address(email),
             phone=phone_number(phone),

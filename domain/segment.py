@@ -30,7 +30,8 @@ CONSENT = ("opted_in", "opted_out", "unknown")
 # field -> kind of value. Custom fields ("custom.<key>") and consent ("consent.<channel>")
 # are checked against the tenant's definitions / channels by the caller.
 FIELDS = {
-    "name": "text", "email": "text", "phone": "text", "source": "text", "created_at": "time", "tag": "tags", "lifecycle_stage": "choice", "lead_score": "number",
+    "name": "text", "email": "text", "phone": "text", "source": "text", "created_at": "time",
+    "tag": "tags", "lifecycle_stage": "choice", "lead_score": "number",
     "rfm_segment": "choice", "lifetime_spend": "number", "order_count": "number",
     "last_order_at": "time", "communication_count": "number", "last_interaction_at": "time",
 }

@@ -15,7 +15,7 @@ Ada Potter,ada@example.com,+44 7911 123456,etsy,C-1,vip;local,north
 Bad Email,not-an-email,,etsy,C-9,,north
 Ben Carver,ben@example.com,,"craft
 fair",C-2,,east
-Old Friend,OLD@example.com,,market,,,south
+Old Friend,OLD@example.com,,market,C-7,,south
 ,nameless@example.com,,,,,
 Cal Dyer,cal@example.com,0000,,C-3,,
 Ada Again,ada2@example.com,,,C-1,,north
@@ -54,7 +54,7 @@ def test_import_then_export(tenant, other_tenant, app):
 
     orders = ("customer_external_id,customer_email,order_id,amount,currency,occurred_at\n"
               "C-1,,O-1,50.00,GBP,2026-02-01T10:00:00Z\n"
-              ",old@example.com,O-2,20.00,GBP,\n"
+              "C-7,,O-2,20.00,GBP,\n"
               "C-404,,O-3,10.00,GBP,\n"
               "C-1,,O-4,lots,GBP,\n")
     report = _import(tenant, "orders", orders, mapping=[])
