@@ -216,3 +216,50 @@ class AttributedOrder(BaseModel):
     automation_id: UUID | None
     step: str
     touch_at: datetime
+
+
+class AutomationRow(BaseModel):
+    id: UUID
+    name: str
+    trigger: dict[str, Any]
+    steps: list[dict[str, Any]]
+    exit: list[Any]
+    status: str
+    created_at: datetime
+    updated_at: datetime
+
+
+class AutomationDetail(AutomationRow):
+    runs: dict[str, int]
+    active_runs_by_step: dict[str, int]
+
+
+class RunRow(BaseModel):
+    id: UUID
+    automation_id: UUID
+    customer_id: UUID
+    status: str
+    step: int
+    steps_total: int
+    trigger_event: str | None
+    waiting_until: datetime | None
+    exit_reason: str | None
+    error: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    updated_at: datetime
+
+
+class RunStep(BaseModel):
+    index: int
+    kind: str
+    outcome: dict[str, Any]
+    done_at: datetime
+
+
+class RunDetail(RunRow):
+    steps_done: list[RunStep]
+
+
+class StepFunnel(Funnel):
+    step: str

@@ -171,8 +171,10 @@ class Message(CrmAggregate):
     def queue(cls, meta: Meta, *, customer_id: UUID, channel: str, step: str,
               not_before: datetime, campaign_id: UUID | None = None,
               automation_id: UUID | None = None, template_id: UUID | None = None,
-              template_version: int | None = None, extra: dict | None = None) -> Message:
-        source = campaign_id or automation_id
+              template_version: int | None = None, extra: dict | None = None,
+              run_id: UUID | None = None) -> Message:
+        """``run_id``: an automation's messages are one per run and step, not per automation."""
+        source = run_id or campaign_id or automation_id
         assert source is not None, "a message belongs to a campaign or an automation"
         return cls._start(cls.Queued, meta, id=message_id(source, customer_id, step),
                           campaign_id=campaign_id, automation_id=automation_id, step=step,

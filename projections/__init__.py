@@ -19,6 +19,7 @@ PROJECTIONS.update({module.NAME: module for module in
                     (pipelines, deals, quotes, contracts, funnel_events)})
 
 # The campaign and marketing automation read models (templates, messages, webhooks).
-from projections import campaigns, templates, webhooks  # noqa: E402
+from projections import automations, campaigns, templates, webhooks  # noqa: E402
 
-PROJECTIONS.update({module.NAME: module for module in (templates, campaigns, webhooks)})
+PROJECTIONS.update({module.NAME: module for module in
+                    (templates, campaigns, webhooks, automations)})

@@ -83,6 +83,12 @@ DESCRIBE = {
     "Message.Opened": ("campaign", lambda d: "Opened a message"),
     "Message.Clicked": ("campaign", lambda d: f"Clicked {d['url']}"),
     "Message.Unsubscribed": ("campaign", lambda d: f"Unsubscribed from {d['channel']}"),
+    "AutomationRun.Started": ("automation", lambda d: f"Entered automation {d['automation_name']}"),
+    "AutomationRun.StepDone": ("automation", lambda d: f"Automation step {d['index'] + 1} done: "
+                               f"{d['kind'].replace('_', ' ')}"),
+    "AutomationRun.Exited": ("automation", lambda d: f"Left an automation: {d['reason']}"),
+    "AutomationRun.Completed": ("automation", lambda d: "Finished an automation"),
+    "AutomationRun.Failed": ("automation", lambda d: f"Automation failed: {d['error'][:150]}"),
 }
 # "segment": entering and leaving segments, which readmodels/timeline.py adds to the rows here.
 KINDS = sorted({kind for kind, _ in DESCRIBE.values()} | {"segment"})

@@ -57,4 +57,18 @@ MARKETING_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[s
             status_code INTEGER, error VARCHAR, duration_ms INTEGER""",
             ("delivery_id", "attempt"), ()),
     },
+    "automations": {
+        "automations": ("""
+            id UUID, tenant_id VARCHAR, name VARCHAR, trigger VARCHAR, steps VARCHAR,
+            exit VARCHAR, status VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
+            ("id",), ("tenant_id",)),
+        "automation_runs": ("""
+            id UUID, tenant_id VARCHAR, automation_id UUID, customer_id UUID, status VARCHAR,
+            step INTEGER DEFAULT 0, steps_total INTEGER, trigger_event VARCHAR,
+            waiting_until TIMESTAMPTZ, exit_reason VARCHAR, error VARCHAR,
+            started_at TIMESTAMPTZ, ended_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""", ("id",), ("automation_id", "customer_id")),
+        "automation_run_steps": ("""
+            run_id UUID, index INTEGER, tenant_id VARCHAR, kind VARCHAR, outcome VARCHAR,
+            done_at TIMESTAMPTZ""", ("run_id", "index"), ()),
+    },
 }
