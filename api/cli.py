@@ -47,7 +47,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
         _load_demo(settings, only_if_empty=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
-    uvicorn.run(create_app(settings, role=role), host=host, port=port, log_level="info")
+    service = create_app(settings, role=role)
+    embedded = None
+    if role == "all":  # the embedded mode also runs the marketing workers (workers/marketing.py)
+        from workers.marketing import start_embedded
+        embedded = start_embedded(settings, service.state.store)
+    try:
+        uvicorn.run(service, host=host, port=port, log_level="info")
+    finally:
+        if embedded is not None:
+            embedded.set()
 
 
 @app.command("demo")

@@ -65,6 +65,7 @@ class CampaignRow(BaseModel):
     template_id: UUID | None
     template_version: int | None
     audience_chosen: int | None
+    segment_id: UUID | None
     scheduled_for: datetime | None
     launch_error: str | None
     audience_size: int | None

@@ -3,11 +3,12 @@ cancel. A launch filters the audience by consent and queues one Message per reci
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from typing import Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
@@ -16,6 +17,7 @@ from domain.base import DomainError, InvalidTransition, Meta
 from domain.campaign import MAX_AUDIENCE, Campaign
 from domain.customer import Customer
 from domain.message import Message, refusal
+from domain.segment import Segment
 from domain.template import Template
 
 # Messages per minute when neither the launch nor the settings say (see MarketingSettings).
@@ -33,6 +35,8 @@ class DraftCampaign(Command):
                                          description="default: the template's latest approved")
     customer_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_AUDIENCE,
                                             description="the audience, if already known")
+    segment_id: UUID | None = Field(default=None, description="or a segment: its members at "
+                                                              "the launch")
 
 
 class ChooseTemplate(Command):
@@ -42,7 +46,19 @@ class ChooseTemplate(Command):
 
 
 class ChooseAudience(Command):
-    customer_ids: list[UUID] = Field(min_length=1, max_length=MAX_AUDIENCE)
+    customer_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=MAX_AUDIENCE)
+    segment_id: UUID | None = Field(default=None, description="instead of customer_ids: the "
+                                                              "segment's members at the launch")
+
+    @model_validator(mode="after")
+    def one_of(self) -> ChooseAudience:
+        if (self.customer_ids is None) == (self.segment_id is None):
+            raise ValueError("send customer_ids or segment_id (one of them)")
+        return self
+
+
+# (tenant id, segment id) -> the segment's members now, from the read models
+SegmentMembers = Callable[[str, UUID], list[UUID]]
 
 
 class ScheduleCampaign(Command):
@@ -73,6 +89,8 @@ def draft(crm: Crm, meta: Meta, cmd: DraftCampaign, idem: Idempotency | None = N
         if cmd.customer_ids:
             _existing(crm, meta, cmd.customer_ids)
             campaign.choose_audience(meta, cmd.customer_ids)
+        elif cmd.segment_id:
+            _choose_segment(crm, meta, campaign, cmd.segment_id)
         return campaign
     return crm.create(meta, make, idem)
 
@@ -87,9 +105,20 @@ def choose_template(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ChooseTemplate
 def choose_audience(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ChooseAudience,
                     expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
     def act(campaign: Campaign) -> None:
-        _existing(crm, meta, cmd.customer_ids)
-        campaign.choose_audience(meta, cmd.customer_ids)
+        if cmd.segment_id:
+            _choose_segment(crm, meta, campaign, cmd.segment_id)
+        else:
+            _existing(crm, meta, cmd.customer_ids)
+            campaign.choose_audience(meta, cmd.customer_ids)
     return crm.change(Campaign, campaign_id, meta, act, expected_version, idem)
+
+
+def _choose_segment(crm: Crm, meta: Meta, campaign: Campaign, segment_id: UUID) -> None:
+    try:
+        segment = crm.load(Segment, segment_id, meta.tenant_id)
+    except NotFound:
+        raise DomainError(f"no segment {segment_id}", "segment_id") from None
+    campaign.choose_segment(meta, segment.id, segment.deleted)
 
 
 def _existing(crm: Crm, meta: Meta, customer_ids: list[UUID]) -> list[Customer]:
@@ -112,7 +141,8 @@ def schedule(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ScheduleCampaign,
 
 def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
            expected_version: int | None = None, idem: Idempotency | None = None, *,
-           now: datetime | None = None, per_minute: dict[str, int] | None = None) -> Outcome:
+           now: datetime | None = None, per_minute: dict[str, int] | None = None,
+           segment_members: SegmentMembers | None = None) -> Outcome:
     """Freezes the audience, filters it by consent for the channel, and queues one Message per
     recipient, the n-th not before ``now + n / rate``: all in one transaction."""
     now = now or datetime.now(timezone.utc)
@@ -120,6 +150,14 @@ def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
 
     def act(campaign: Campaign) -> None:
         audience = cmd.customer_ids or campaign.audience
+        if not audience and campaign.segment_id and not cmd.customer_ids:
+            if segment_members is None:
+                raise DomainError("a segment's members are read from the read models: launch it "
+                                  "on a node that has them (the embedded mode or a query node)",
+                                  "segment_id")
+            audience = segment_members(meta.tenant_id, campaign.segment_id)
+            if not audience:
+                raise DomainError("the segment has no members", "segment_id")
         if not audience:
             raise DomainError("the campaign has no audience: send customer_ids, or choose an "
                               "audience before launching", "customer_ids")
@@ -141,7 +179,8 @@ def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
 
 
 def launch_scheduled(crm: Crm, meta: Meta, campaign_id: UUID, now: datetime,
-                     per_minute: dict[str, int] | None = None) -> str:
+                     per_minute: dict[str, int] | None = None,
+                     segment_members: SegmentMembers | None = None) -> str:
     """The scheduler's launch of a campaign whose time came. Returns what happened:
     ``launched``, ``failed: <reason>`` (recorded on the campaign, which returns to draft), or
     ``skipped`` (no longer scheduled: launched, cancelled or moved by someone else)."""
@@ -150,7 +189,7 @@ def launch_scheduled(crm: Crm, meta: Meta, campaign_id: UUID, now: datetime,
         return "skipped"
     try:
         launch(crm, meta, campaign_id, LaunchCampaign(), campaign.version, now=now,
-               per_minute=per_minute)
+               per_minute=per_minute, segment_members=segment_members)
         return "launched"
     except (InvalidTransition, Conflict):  # another scheduler (or a person) acted first
         return "skipped"

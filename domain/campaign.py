@@ -7,7 +7,8 @@ changes after the fact.
 
 Sending (see the end of the class and :mod:`domain.message`): the content is
 an approved template version (or the campaign's own subject and body), the
-audience a list chosen beforehand or sent with the launch. At launch the
+audience a list or a segment chosen beforehand, or a list sent with the
+launch; a segment's members are frozen at the launch. At launch the
 audience is filtered by consent for the channel (``Dispatched`` names who was
 left out and why) and one Message per remaining customer is queued, spread
 over time at the channel's rate. A scheduled campaign is launched by the
@@ -42,7 +43,7 @@ ALLOWED = {
 
 class Campaign(CrmAggregate):
     """State: name, channel, subject, body, status, scheduled_for, audience_size,
-    template_id, template_version, audience (chosen customer ids), dispatched."""
+    template_id, template_version, audience (chosen customer ids), segment_id, dispatched."""
 
     class Drafted(CrmAggregate.Created):
         name: str
@@ -62,6 +63,7 @@ class Campaign(CrmAggregate):
             campaign.template_id = None
             campaign.template_version = None
             campaign.audience = []
+            campaign.segment_id = None
             campaign.dispatched = False
 
     class Scheduled(CrmAggregate.Event):
@@ -146,6 +148,14 @@ class Campaign(CrmAggregate):
 
         def apply(self, campaign: Campaign) -> None:
             campaign.audience = list(self.customer_ids)
+            campaign.segment_id = None
+
+    class SegmentChosen(CrmAggregate.Event):
+        segment_id: UUID
+
+        def apply(self, campaign: Campaign) -> None:
+            campaign.segment_id = self.segment_id
+            campaign.audience = []
 
     class Dispatched(CrmAggregate.Event):
         recipients: int
@@ -178,6 +188,13 @@ class Campaign(CrmAggregate):
         if len(audience) > MAX_AUDIENCE:
             raise DomainError(f"the audience is larger than {MAX_AUDIENCE}", "customer_ids")
         self._record(self.AudienceChosen, meta, customer_ids=audience)
+
+    def choose_segment(self, meta: Meta, segment_id: UUID, deleted: bool = False) -> None:
+        """The audience is the segment's members at the moment of the launch."""
+        self._allow("configure")
+        if deleted:
+            raise DomainError("the segment is deleted", "segment_id")
+        self._record(self.SegmentChosen, meta, segment_id=segment_id)
 
     def dispatch(self, meta: Meta, suppressed: dict[str, str], per_minute: int,
                  starts_at: datetime) -> int:

@@ -64,7 +64,9 @@ def _campaign(e: Envelope) -> list[Change]:
             row = {"template_id": d["template_id"], "template_version": d["template_version"],
                    **touched}
         case "Campaign.AudienceChosen":
-            row = {"audience_chosen": len(d["customer_ids"]), **touched}
+            row = {"audience_chosen": len(d["customer_ids"]), "segment_id": None, **touched}
+        case "Campaign.SegmentChosen":
+            row = {"segment_id": d["segment_id"], "audience_chosen": None, **touched}
         case "Campaign.LaunchFailed":
             row = {"status": "draft", "scheduled_for": None, "launch_error": d["reason"], **touched}
         case _:

@@ -9,9 +9,9 @@ from uuid import UUID
 from readmodels import cursor as keyset
 
 CAMPAIGN_COLUMNS = ("id", "name", "channel", "subject", "status", "template_id",
-                    "template_version", "audience_chosen", "scheduled_for", "launch_error",
-                    "audience_size", "recipients", "suppressed", "per_minute", "launched_at",
-                    "completed_at", "created_at", "updated_at")
+                    "template_version", "audience_chosen", "segment_id", "scheduled_for",
+                    "launch_error", "audience_size", "recipients", "suppressed", "per_minute",
+                    "launched_at", "completed_at", "created_at", "updated_at")
 MESSAGE_COLUMNS = ("id", "customer_id", "channel", "step", "status", "attempts", "error",
                    "to_address", "provider_id", "queued_at", "not_before", "sent_at",
                    "delivered_at", "bounced_at", "failed_at", "opened_at", "clicked_at", "clicks",
@@ -93,3 +93,18 @@ def messages_of_customer(db, tenant_id: str, customer_id: UUID, limit: int = 50)
         f"SELECT {', '.join(MESSAGE_COLUMNS)}, campaign_id, automation_id FROM campaign_messages "
         "WHERE customer_id = ? AND tenant_id = ? ORDER BY queued_at DESC, id LIMIT ?",
         [customer_id, tenant_id, limit]))
+
+
+def segment_member_ids(db, tenant_id: str, segment_id: UUID) -> list[UUID]:
+    """A segment's members now (the segments feature keeps ``segment_members`` current)."""
+    return [row[0] for row in db.execute(
+        "SELECT m.customer_id FROM segment_members m JOIN customers c ON c.id = m.customer_id "
+        "WHERE m.segment_id = ? AND m.is_member AND c.tenant_id = ? ORDER BY m.since, "
+        "m.customer_id", [segment_id, tenant_id]).fetchall()]
+
+
+def segment_lookup(store):
+    """For commands and workers that hold a read store: (tenant, segment) -> member ids."""
+    if store is None:
+        return None
+    return lambda tenant_id, segment_id: segment_member_ids(store.reader(), tenant_id, segment_id)

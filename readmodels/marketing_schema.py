@@ -22,7 +22,7 @@ MARKETING_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[s
         "campaigns": ("""
             id UUID, tenant_id VARCHAR, name VARCHAR, channel VARCHAR, subject VARCHAR,
             status VARCHAR, template_id UUID, template_version INTEGER, audience_chosen INTEGER,
-            scheduled_for TIMESTAMPTZ, launch_error VARCHAR, audience_size INTEGER,
+            segment_id UUID, scheduled_for TIMESTAMPTZ, launch_error VARCHAR, audience_size INTEGER,
             recipients INTEGER, suppressed INTEGER, per_minute INTEGER, launched_at TIMESTAMPTZ,
             completed_at TIMESTAMPTZ, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
             ("id",), ("tenant_id",)),

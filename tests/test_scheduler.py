@@ -99,3 +99,29 @@ def test_apscheduler_launches_on_the_wall_clock(module_app, shop):
             time.sleep(0.05)
     finally:
         worker.stop()
+
+
+def test_the_embedded_mode_runs_the_workers_in_process(app, client, tenant, settings, monkeypatch):
+    from tests.marketing_support import SmtpSink, start_smtp
+    from workers.marketing import start_embedded
+
+    sink = SmtpSink()
+    controller = start_smtp(sink)
+    for name, value in (("CRM_SMTP_HOST", "127.0.0.1"), ("CRM_SMTP_PORT", str(controller.port)),
+                        ("CRM_SMTP_STARTTLS", "false"), ("CRM_TRACKING_SECRET", "embedded")):
+        monkeypatch.setenv(name, value)
+    stopping = start_embedded(settings, app.state.store)
+    try:
+        zoe = customer(tenant, "Zoe Embedded", "zoe@embedded.example")
+        campaign = _ok(tenant.post("/v1/campaigns", {"name": "Now", "channel": "email",
+                                                     "subject": "Hello {{ customer.first_name }}",
+                                                     "body": "Hi", "customer_ids": [zoe]}))
+        _ok(tenant.post(f"/v1/campaigns/{campaign['id']}/launch", {}))
+        deadline = time.monotonic() + 20
+        while not sink.to("zoe@embedded.example"):
+            assert time.monotonic() < deadline, "the embedded sender never sent it"
+            time.sleep(0.05)
+        assert sink.to("zoe@embedded.example")[0].message["Subject"] == "Hello Zoe"
+    finally:
+        stopping.set()
+        controller.stop()

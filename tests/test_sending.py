@@ -8,6 +8,7 @@ from __future__ import annotations
 import threading
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
+from uuid import uuid4
 
 import pytest
 
@@ -349,3 +350,37 @@ def test_campaign_rules_for_templates_and_audiences(shop, marketing, clock):
     launched = _ok(shop.post(f"/v1/campaigns/{campaign['id']}/launch", {}))
     view = _ok(shop.get(f"/v1/campaigns/{campaign['id']}", token=launched["consistency_token"]))
     assert (view["audience_size"], view["recipients"], view["per_minute"]) == (1, 1, 60)
+
+
+def test_a_segment_audience_is_frozen_at_launch_and_filtered_by_consent(module_app, shop, smtp,
+                                                                         marketing, clock):
+    una = customer(shop, "Una Buyer", "una@segment.example")
+    vic = customer(shop, "Vic Buyer", "vic@segment.example", status="opted_out")
+    wes = customer(shop, "Wes Browser", "wes@segment.example")           # no order: not a member
+    for who, order_id in ((una, "U-1"), (vic, "V-1")):
+        _ok(shop.post(f"/v1/customers/{who}/orders", {"order_id": order_id, "amount": "10.00",
+                                                      "currency": "GBP", "item_count": 1}))
+    buyers = _ok(shop.post("/v1/segments", {"name": "Buyers", "rule": {
+        "field": "order_count", "op": "gte", "value": 1}}))
+    assert_problem(shop.post("/v1/campaigns", {"name": "x", "channel": "email", "subject": "s",
+                                               "body": "b", "segment_id": str(uuid4())}),
+                   422, "segment_id")
+    campaign = _ok(shop.post("/v1/campaigns", {"name": "Buyers only", "channel": "email",
+                                               "subject": "Thanks", "body": "Thank you!",
+                                               "segment_id": buyers["id"]}))
+    assert_problem(shop.post(f"/v1/campaigns/{campaign['id']}/audience",
+                             {"customer_ids": [una], "segment_id": buyers["id"]}), 422)
+    caught_up(shop.client.app)                       # the segment's members are computed
+    _ok(shop.post(f"/v1/campaigns/{campaign['id']}/launch", {}))
+    xan = customer(shop, "Xan Later", "xan@segment.example")             # joins after the launch
+    _ok(shop.post(f"/v1/customers/{xan}/orders", {"order_id": "X-1", "amount": "10.00",
+                                                  "currency": "GBP", "item_count": 1}))
+    view = settle(shop, campaign["id"])
+    assert view["segment_id"] == buyers["id"]
+    assert (view["audience_size"], view["recipients"], view["suppressed"]) == (2, 1, 1)
+    assert _ok(shop.get(f"/v1/campaigns/{campaign['id']}/suppressed")) == [
+        {"customer_id": vic, "reason": "opted_out"}]
+    worker(module_app, marketing, clock, shop).run_until_idle()
+    assert len(smtp[0].to("una@segment.example")) == 1
+    for other in ("vic", "wes", "xan"):
+        assert smtp[0].to(f"{other}@segment.example") == []

@@ -35,8 +35,10 @@ def _stopping() -> threading.Event:
     return stopping
 
 
-def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings):
-    """The worker object of ``kind`` (has ``run(stopping)``)."""
+def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
+          segment_members=None):
+    """The worker object of ``kind`` (has ``run(stopping)``). ``segment_members`` lets the
+    scheduler launch campaigns whose audience is a segment (it needs a read store)."""
     name = worker_name(kind)
     rates = {channel: marketing.per_minute(channel) for channel in ("email", "sms", "whatsapp")}
     if kind == "sender":
@@ -48,7 +50,8 @@ def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings)
         return LogWorker(crm, [sender])
     if kind == "scheduler":
         from workers.scheduler import SchedulerWorker
-        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing))
+        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing),
+                               segment_members=segment_members)
     if kind == "webhooks":
         from workers.log_worker import LogWorker
         from workers.webhooks import WebhookDeliveries
@@ -64,20 +67,30 @@ def _automation_jobs(crm: Crm, marketing: MarketingSettings) -> list:
     return [AutomationRuns(crm, marketing)]
 
 
-def start_embedded(settings: Settings) -> threading.Event:
+def start_embedded(settings: Settings, store=None) -> threading.Event:
     """The embedded mode (``crm serve``): every marketing worker in a thread of this process,
-    with its own connection to the event store. Set the returned event to stop them."""
+    with its own connection to the event store; ``store``, the process's read store, gives the
+    scheduler segment audiences. Set the returned event to stop them."""
+    from readmodels.campaigns import segment_lookup
     stopping = threading.Event()
     crm = Crm(settings.event_store_url)
     marketing = MarketingSettings()
 
     def run(kind: str) -> None:
         try:
-            build(kind, crm, settings, marketing).run(stopping)
+            build(kind, crm, settings, marketing, segment_lookup(store)).run(stopping)
         except Exception:
             log.exception("embedded %s worker stopped", kind)
-    for kind in NAMES:
-        threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True).start()
+    threads = [threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True)
+               for kind in NAMES]
+    for thread in threads:
+        thread.start()
+
+    def close_when_stopped() -> None:
+        for thread in threads:
+            thread.join()
+        crm.close()
+    threading.Thread(target=close_when_stopped, name="embedded-close", daemon=True).start()
     return stopping
 
 

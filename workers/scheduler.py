@@ -40,9 +40,11 @@ class CampaignLaunches:
 
     name = "campaign launches"
 
-    def __init__(self, crm: Crm, per_minute: dict[str, int] | None = None) -> None:
+    def __init__(self, crm: Crm, per_minute: dict[str, int] | None = None,
+                 segment_members=None) -> None:
         self.crm = crm
         self.per_minute = per_minute
+        self.segment_members = segment_members  # (tenant, segment) -> ids, where a read store is
         self.waiting = DueTimes()
         self.tenants: dict[UUID, str] = {}
         self.results: dict[UUID, str] = {}
@@ -60,7 +62,8 @@ class CampaignLaunches:
 
     def perform(self, campaign_id: UUID, now: datetime) -> None:
         meta = Meta(tenant_id=self.tenants[campaign_id], actor=ACTOR)
-        result = launch_scheduled(self.crm, meta, campaign_id, now, self.per_minute)
+        result = launch_scheduled(self.crm, meta, campaign_id, now, self.per_minute,
+                                  self.segment_members)
         self.results[campaign_id] = result
         log.info("scheduled campaign %s: %s", campaign_id, result)
 
@@ -73,8 +76,9 @@ class CampaignLaunches:
 
 class SchedulerWorker:
     def __init__(self, crm: Crm, clock: Clock = wall_clock, per_minute: dict[str, int] | None = None,
-                 extra_jobs: list[Job] | None = None, poll: float = 5.0) -> None:
-        self.launches = CampaignLaunches(crm, per_minute)
+                 extra_jobs: list[Job] | None = None, poll: float = 5.0,
+                 segment_members=None) -> None:
+        self.launches = CampaignLaunches(crm, per_minute, segment_members)
         self.jobs: list[Job] = [self.launches, *(extra_jobs or [])]
         self.worker = LogWorker(crm, self.jobs, clock)
         self.poll = poll

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, Body, Request
 
 from api.deps import CommandDep
 from api.marketing_deps import ClockDep, MarketingDep
 from api.models import CommandAccepted
 from commands import campaigns as handlers
+from readmodels.campaigns import segment_lookup
 
 router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 
@@ -28,7 +29,8 @@ def choose_template(campaign_id: UUID, body: handlers.ChooseTemplate, ctx: Comma
 
 @router.post("/{campaign_id}/audience", response_model=CommandAccepted)
 def choose_audience(campaign_id: UUID, body: handlers.ChooseAudience, ctx: CommandDep):
-    """The customers a (scheduled) launch sends to; frozen and filtered by consent at launch."""
+    """The customers a (scheduled) launch sends to, or a segment whose members at the launch
+    are; frozen and filtered by consent at launch."""
     return handlers.choose_audience(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
                                     ctx.idem).as_dict()
 
@@ -41,14 +43,16 @@ def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep
 
 @router.post("/{campaign_id}/launch", response_model=CommandAccepted)
 def launch(campaign_id: UUID, body: handlers.LaunchCampaign, ctx: CommandDep,
-           marketing: MarketingDep, clock: ClockDep):
+           marketing: MarketingDep, clock: ClockDep, request: Request):
     """Freezes the audience (the customer ids sent, or the one chosen) in the campaign's
     Launched event, leaves out whoever may not be contacted on the channel (no opt-in, opted
     out, archived, no address), and queues one message per recipient for the senders, spread
     at the channel's rate."""
     rates = {channel: marketing.per_minute(channel) for channel in ("email", "sms", "whatsapp")}
+    members = segment_lookup(request.app.state.store)   # a segment audience, on a node with one
     return handlers.launch(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
-                           ctx.idem, now=clock(), per_minute=rates).as_dict()
+                           ctx.idem, now=clock(), per_minute=rates,
+                           segment_members=members).as_dict()
 
 
 @router.post("/{campaign_id}/complete", response_model=CommandAccepted)
