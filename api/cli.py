@@ -128,26 +128,60 @@ def _local():
 
 
 @projections_app.command("status")
-def projections_status(url: Annotated[str | None, typer.Option(help="a running node's base URL")] = None):
-    """Each projection's position, lag and generation."""
+def projections_status(
+        url: Annotated[list[str] | None, typer.Option(
+            help="a running node's base URL; repeat it to see several nodes")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of a table")] = False):
+    """Per node and projection: position, lag (events), age of the newest applied event."""
     settings = Settings()
-    client = _node(url, settings)
-    if client:
-        rows = client.get("/v1/admin/projections").raise_for_status().json()
-    else:
-        from projections import PROJECTIONS
-        crm, projector = _local()
-        head = crm.recorder.max_notification_id() or 0
-        positions = {r["projection"]: r for r in projector.store.positions()}
-        rows = [{"projection": n, "position": positions.get(n, {}).get("position", 0),
-                 "lag": head - positions.get(n, {}).get("position", 0),
-                 "newest_event_at": positions.get(n, {}).get("newest_event_at"),
-                 "generation": projector.store.generation(n)} for n in PROJECTIONS]
-    table = Table("projection", "position", "lag (events)", "newest event", "generation")
+    rows: list[dict] = []
+    for one in url or [None]:
+        client = _node(one, settings)
+        if client:
+            rows += client.get("/v1/admin/projections").raise_for_status().json()
+        else:
+            rows += _local_status(settings)
+    if as_json:
+        print(json.dumps(rows, default=str))
+        return
+    table = Table("node", "projection", "position", "lag (events)", "newest event", "age",
+                  "generation")
     for row in rows:
-        table.add_row(row["projection"], str(row["position"]), str(row["lag"]),
-                      str(row.get("newest_event_at") or "-"), str(row["generation"]))
+        table.add_row(row.get("node") or "-", row["projection"], str(row["position"]),
+                      f"{row['lag']} ({row.get('lag_source', 'event store')})",
+                      str(row.get("newest_event_at") or "-"), _age(row.get("newest_event_age_seconds")),
+                      str(row["generation"]))
     Console().print(table)
+
+
+def _local_status(settings: Settings) -> list[dict]:
+    """Status read from the DuckDB file itself, when no node has it open."""
+    from datetime import datetime, timezone
+
+    from projections import PROJECTIONS
+    crm, projector = _local()
+    head = crm.recorder.max_notification_id() or 0
+    positions = {r["projection"]: r for r in projector.store.positions()}
+    now = datetime.now(timezone.utc)
+    rows = []
+    for name in PROJECTIONS:
+        row = positions.get(name, {})
+        newest = row.get("newest_event_at")
+        rows.append({"node": f"{settings.node_name} (file)", "projection": name,
+                     "position": row.get("position", 0), "lag": max(0, head - row.get("position", 0)),
+                     "lag_source": "event store", "newest_event_at": newest,
+                     "newest_event_age_seconds": (now - newest).total_seconds() if newest else None,
+                     "generation": projector.store.generation(name)})
+    return rows
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.1f} {unit}"
+    return f"{seconds:.1f} s"
 
 
 @projections_app.command("rebuild")

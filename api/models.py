@@ -230,10 +230,13 @@ class CustomerState(BaseModel):
 
 class ProjectionStatus(BaseModel):
     projection: str
+    node: str = ""
     position: int
     applied_events: int
     lag: int
+    lag_source: str = "event store"  # or "kafka": the node's consumer lag
     newest_event_at: datetime | None
+    newest_event_age_seconds: float | None = None
     updated_at: datetime | None
     generation: int
     rebuilding: dict[str, Any] | None = None

@@ -22,6 +22,11 @@ class Settings:
     kafka_bootstrap: str = field(default_factory=lambda: os.environ.get("CRM_KAFKA_BOOTSTRAP", ""))
     kafka_topic: str = field(default_factory=lambda: _env("CRM_KAFKA_TOPIC", "crm.events"))
     kafka_partitions: int = field(default_factory=lambda: int(_env("CRM_KAFKA_PARTITIONS", "6")))
+    # Replicas of the events topic when the relay creates it (3 on a production cluster).
+    kafka_replication: int = field(default_factory=lambda: int(_env("CRM_KAFKA_REPLICATION", "1")))
+    # The consumer group the automation workers share (competing consumers).
+    automation_group: str = field(
+        default_factory=lambda: _env("CRM_AUTOMATION_GROUP", "crm-automation"))
     node_name: str = field(default_factory=lambda: _env("CRM_NODE_NAME", "embedded"))
     # How long a query carrying X-Consistency-Token may wait for its read model.
     consistency_timeout: float = field(

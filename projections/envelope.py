@@ -7,7 +7,7 @@ from the event store equals what the live node built.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from functools import cached_property
 from decimal import Decimal
 from typing import Any
@@ -45,7 +45,16 @@ class Envelope:
 
     @classmethod
     def from_json(cls, raw: bytes) -> Envelope:
-        return cls(**orjson.loads(raw))
+        # Fields a newer envelope version added are ignored, so consumers upgrade after producers.
+        return cls(**{k: v for k, v in orjson.loads(raw).items() if k in _FIELDS})
+
+    def headers(self) -> list[tuple[str, bytes]]:
+        """Kafka record headers: what a consumer can route or filter on without parsing the value."""
+        return [("type", self.type.encode()), ("tenant", self.tenant.encode()),
+                ("envelope_version", str(self.envelope_version).encode())]
+
+
+_FIELDS = frozenset(field.name for field in fields(Envelope))
 
 
 def _plain(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import threading
+from datetime import datetime, timezone
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
@@ -27,17 +28,32 @@ Admin = Depends(require_admin)
 
 
 def projection_status(request: Request) -> list[dict[str, Any]]:
-    store, crm = request.app.state.store, request.app.state.crm
+    """Per projection: position, lag in events, age of the newest applied event, rebuilds.
+
+    The lag is the node's Kafka consumer lag when it is fed from Kafka (all its
+    projections share the feed), else how far its position is behind the event store.
+    """
+    store = request.app.state.store
     head = request.app.state.head_position()
     rebuilds = request.app.state.rebuilds
+    feed = getattr(request.app.state, "feed", None)
+    consumer_lag = feed.lag if feed is not None else None
+    now = datetime.now(timezone.utc)
     by_name = {row["projection"]: row for row in store.positions()}
-    return [{"projection": name, "position": by_name.get(name, {}).get("position", 0),
-             "applied_events": by_name.get(name, {}).get("applied_events", 0),
-             "lag": max(0, head - by_name.get(name, {}).get("position", 0)),
-             "newest_event_at": by_name.get(name, {}).get("newest_event_at"),
-             "updated_at": by_name.get(name, {}).get("updated_at"),
-             "generation": store.generation(name), "rebuilding": rebuilds.get(name)}
-            for name in PROJECTIONS]
+    rows = []
+    for name in PROJECTIONS:
+        row = by_name.get(name, {})
+        newest = row.get("newest_event_at")
+        rows.append({
+            "projection": name, "node": request.app.state.settings.node_name,
+            "position": row.get("position", 0), "applied_events": row.get("applied_events", 0),
+            "lag": consumer_lag if consumer_lag is not None else max(0, head - row.get("position", 0)),
+            "lag_source": "kafka" if consumer_lag is not None else "event store",
+            "newest_event_at": newest,
+            "newest_event_age_seconds": round((now - newest).total_seconds(), 3) if newest else None,
+            "updated_at": row.get("updated_at"),
+            "generation": store.generation(name), "rebuilding": rebuilds.get(name)})
+    return rows
 
 
 @router.get("/projections", response_model=list[ProjectionStatus], dependencies=[Admin])

@@ -1,0 +1,58 @@
+"""How a worker process stops and shows it is alive.
+
+SIGTERM (what Docker, systemd and Kubernetes send) and SIGINT set one event
+that every loop checks between units of work, so a worker finishes or
+abandons its current batch cleanly instead of dying mid-write. A heartbeat
+file whose modification time the loops refresh lets a container health check
+tell a live worker from a hung one without an HTTP port.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+
+def stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (call from the main thread)."""
+    stopping = threading.Event()
+
+    def handle(signum, frame) -> None:  # noqa: ARG001 - the signal API's signature
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, handle)
+    signal.signal(signal.SIGINT, handle)
+    return stopping
+
+
+class Heartbeat:
+    """Touches ``path`` at most once per ``every`` seconds; health checks read its age."""
+
+    def __init__(self, path: Path | None, every: float = 2.0) -> None:
+        self.path = path
+        self.every = every
+        self._last = 0.0
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+
+    def beat(self) -> None:
+        now = time.monotonic()
+        if self.path is not None and now - self._last >= self.every:
+            self.path.touch()
+            self._last = now
+
+
+class Backoff:
+    """Exponential waits between retries (0.5 s doubling up to ``cap``), reset after a success."""
+
+    def __init__(self, first: float = 0.5, cap: float = 30.0) -> None:
+        self.first, self.cap, self.current = first, cap, first
+
+    def next(self) -> float:
+        wait, self.current = self.current, min(self.current * 2, self.cap)
+        return wait
+
+    def reset(self) -> None:
+        self.current = self.first
