@@ -13,10 +13,11 @@ from pydantic import Field, model_validator
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
 from commands.errors import Conflict, NotFound
-from domain.base import DomainError, InvalidTransition, Meta
+from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.campaign import MAX_AUDIENCE, Campaign
 from domain.customer import Customer
 from domain.message import Message, refusal
+from domain.pacer import ChannelPacer, pacer_id
 from domain.segment import Segment
 from domain.template import Template
 
@@ -144,9 +145,10 @@ def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
            now: datetime | None = None, per_minute: dict[str, int] | None = None,
            segment_members: SegmentMembers | None = None) -> Outcome:
     """Freezes the audience, filters it by consent for the channel, and queues one Message per
-    recipient, the n-th not before ``now + n / rate``: all in one transaction."""
+    recipient, the n-th not before ``start + n / rate``, where ``start`` is when the tenant's
+    channel is next free (see domain/pacer.py): all in one transaction."""
     now = now or datetime.now(timezone.utc)
-    messages: list[Message] = []
+    messages: list[CrmAggregate] = []
 
     def act(campaign: Campaign) -> None:
         audience = cmd.customer_ids or campaign.audience
@@ -168,14 +170,24 @@ def launch(crm: Crm, meta: Meta, campaign_id: UUID, cmd: LaunchCampaign,
         campaign.launch(meta, audience)
         suppressed = {str(c.id): reason for c in customers if (reason := refusal(c, campaign.channel))}
         rate = cmd.per_minute or (per_minute or DEFAULT_PER_MINUTE)[campaign.channel]
-        campaign.dispatch(meta, suppressed, rate, now)
         recipients = [c.id for c in customers if str(c.id) not in suppressed]
+        pacer = _pacer(crm, meta, campaign.channel)
+        start = pacer.reserve(meta, campaign.id, len(recipients), rate, now)
+        campaign.dispatch(meta, suppressed, rate, start)
+        messages.append(pacer)
         messages.extend(Message.queue(
             meta, customer_id=customer_id, channel=campaign.channel, step="campaign",
-            not_before=now + timedelta(seconds=index * 60 / rate), campaign_id=campaign.id,
+            not_before=start + timedelta(seconds=index * 60 / rate), campaign_id=campaign.id,
             template_id=campaign.template_id, template_version=campaign.template_version)
             for index, customer_id in enumerate(recipients))
     return crm.change(Campaign, campaign_id, meta, act, expected_version, idem, also=messages)
+
+
+def _pacer(crm: Crm, meta: Meta, channel: str) -> ChannelPacer:
+    try:
+        return crm.load(ChannelPacer, pacer_id(meta.tenant_id, channel), meta.tenant_id)
+    except NotFound:
+        return ChannelPacer.open(meta, channel)
 
 
 def launch_scheduled(crm: Crm, meta: Meta, campaign_id: UUID, now: datetime,
@@ -184,20 +196,25 @@ def launch_scheduled(crm: Crm, meta: Meta, campaign_id: UUID, now: datetime,
     """The scheduler's launch of a campaign whose time came. Returns what happened:
     ``launched``, ``failed: <reason>`` (recorded on the campaign, which returns to draft), or
     ``skipped`` (no longer scheduled: launched, cancelled or moved by someone else)."""
-    campaign = crm.load(Campaign, campaign_id, meta.tenant_id)
-    if campaign.status != "scheduled" or campaign.scheduled_for is None or campaign.scheduled_for > now:
-        return "skipped"
-    try:
-        launch(crm, meta, campaign_id, LaunchCampaign(), campaign.version, now=now,
-               per_minute=per_minute, segment_members=segment_members)
-        return "launched"
-    except (InvalidTransition, Conflict):  # another scheduler (or a person) acted first
-        return "skipped"
-    except DomainError as error:
-        reason = f"{error.field}: {error.message}" if error.field else error.message
-        crm.change(Campaign, campaign_id, meta, lambda c: c.fail_launch(meta, reason),
-                   campaign.version)
-        return f"failed: {reason}"
+    for _ in range(5):
+        campaign = crm.load(Campaign, campaign_id, meta.tenant_id)
+        if campaign.status != "scheduled" or campaign.scheduled_for is None \
+                or campaign.scheduled_for > now:
+            return "skipped"  # launched, cancelled or moved by someone else
+        try:
+            launch(crm, meta, campaign_id, LaunchCampaign(), campaign.version, now=now,
+                   per_minute=per_minute, segment_members=segment_members)
+            return "launched"
+        except Conflict:  # the campaign, or the channel's pacer, changed: look again
+            continue
+        except InvalidTransition:
+            return "skipped"
+        except DomainError as error:
+            reason = f"{error.field}: {error.message}" if error.field else error.message
+            crm.change(Campaign, campaign_id, meta, lambda c: c.fail_launch(meta, reason),
+                       campaign.version)
+            return f"failed: {reason}"
+    raise Conflict("the launch kept conflicting with other changes; the next round retries")
 
 
 def complete(crm: Crm, meta: Meta, campaign_id: UUID, cmd: CompleteCampaign,

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from uuid import UUID
 import pytest
 
 from tests.marketing_support import HttpRecorder, caught_up
@@ -194,3 +195,30 @@ def test_a_draft_template_cannot_be_sent_and_an_active_automation_cannot_change(
                                    headers=shop.headers), 409)
     _ok(shop.post(f"/v1/automations/{created['id']}/pause", {}))
     _ok(shop.client.put(f"/v1/automations/{created['id']}", json=change, headers=shop.headers))
+
+
+def test_a_new_deal_is_moved_on_by_an_automation_once(module_app, shop, marketing, clock):
+    automation = _ok(shop.post("/v1/automations", {
+        "name": "Qualify inbound deals",
+        "trigger": {"kind": "event", "event_type": "Opportunity.Opened",
+                    "conditions": [{"field": "stage", "op": "eq", "value": "lead"},
+                                   {"field": "value", "op": "gte", "value": 500}]},
+        "steps": [{"kind": "move_deal_stage", "stage": "qualified"},
+                  {"kind": "add_tag", "tag": "big-deal"}]}))["id"]
+    _ok(shop.post(f"/v1/automations/{automation}/activate", {}))
+    kim = shop.register("Kim Deal", None)["id"]
+    big = _ok(shop.post("/v1/opportunities", {"customer_id": kim, "title": "Wedding set",
+                                              "value": "900.00", "currency": "GBP"}))["id"]
+    small = _ok(shop.post("/v1/opportunities", {"customer_id": kim, "title": "Mug",
+                                                "value": "20.00", "currency": "GBP"}))["id"]
+    automations(module_app, marketing, clock, shop).run_until_idle()
+    automations(module_app, marketing, clock, shop).run_until_idle()   # a second runner: no-op
+    caught_up(shop.client.app)
+    assert _ok(shop.get(f"/v1/opportunities/{big}"))["stage"] == "qualified"
+    assert _ok(shop.get(f"/v1/opportunities/{small}"))["stage"] == "lead"
+    moves = [e for e in module_app.state.crm.events.get(UUID(big))
+             if type(e).__qualname__ == "Opportunity.StageMoved"]
+    assert len(moves) == 1
+    assert "big-deal" in _ok(shop.get(f"/v1/customers/{kim}"))["tags"]
+    [run] = runs_by_customer(shop, automation).values()
+    assert run["status"] == "completed" and run["trigger_event"] == "Opportunity.Opened"

@@ -384,3 +384,20 @@ def test_a_segment_audience_is_frozen_at_launch_and_filtered_by_consent(module_a
     assert len(smtp[0].to("una@segment.example")) == 1
     for other in ("vic", "wes", "xan"):
         assert smtp[0].to(f"{other}@segment.example") == []
+
+
+def test_campaigns_on_one_channel_share_its_pace(module_app, shop, smtp, marketing, clock):
+    first = [customer(shop, f"Pia {n}", f"pia{n}@pace.example") for n in range(2)]
+    second = [customer(shop, f"Quin {n}", f"quin{n}@pace.example") for n in range(2)]
+    texts = [customer(shop, f"Rex {n}", None, phone=f"+44791112346{n}", consent=("sms",))
+             for n in range(2)]
+    a = launch(shop, None, first, per_minute=2)                 # at 0 s and 30 s
+    b = launch(shop, None, second, per_minute=2)                # after them: 60 s and 90 s
+    c = launch(shop, None, texts, channel="sms", per_minute=2)  # another channel: 0 s and 30 s
+    offsets = {}
+    for campaign in (a, b, c):
+        settle(shop, campaign["id"])
+        offsets[campaign["id"]] = sorted(
+            (datetime.fromisoformat(str(row["not_before"])) - clock()).total_seconds()
+            for row in recipients(shop, campaign["id"]).values())
+    assert offsets == {a["id"]: [0, 30], b["id"]: [60, 90], c["id"]: [0, 30]}

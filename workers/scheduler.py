@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import datetime
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -33,6 +33,7 @@ from workers.log_worker import Clock, DueTimes, Job, LogWorker, wall_clock
 log = logging.getLogger("crm.scheduler")
 
 ACTOR = "scheduler"
+RETRY = timedelta(seconds=30)
 
 
 class CampaignLaunches:
@@ -62,8 +63,12 @@ class CampaignLaunches:
 
     def perform(self, campaign_id: UUID, now: datetime) -> None:
         meta = Meta(tenant_id=self.tenants[campaign_id], actor=ACTOR)
-        result = launch_scheduled(self.crm, meta, campaign_id, now, self.per_minute,
-                                  self.segment_members)
+        try:
+            result = launch_scheduled(self.crm, meta, campaign_id, now, self.per_minute,
+                                      self.segment_members)
+        except Exception:  # the store is down, or conflicts persisted: try again shortly
+            self.waiting.set(campaign_id, now + RETRY)
+            raise
         self.results[campaign_id] = result
         log.info("scheduled campaign %s: %s", campaign_id, result)
 
@@ -82,7 +87,8 @@ class SchedulerWorker:
         self.jobs: list[Job] = [self.launches, *(extra_jobs or [])]
         self.worker = LogWorker(crm, self.jobs, clock)
         self.poll = poll
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()   # one of sync / fire at a time
+        self.stopped = False
         self.apscheduler = BackgroundScheduler(
             timezone="UTC", job_defaults={"misfire_grace_time": None, "coalesce": True,
                                           "max_instances": 1})
@@ -92,6 +98,8 @@ class SchedulerWorker:
     def sync(self) -> None:
         """Reads the log's new events and makes the date jobs match what is scheduled."""
         with self.lock:
+            if self.stopped:
+                return
             self.worker.catch_up()
             wanted = {f"campaign:{cid}": when for cid, when in self.launches.scheduled().items()}
             for job in self.jobs[1:]:
@@ -110,6 +118,8 @@ class SchedulerWorker:
     def fire(self) -> int:
         """Performs everything due now (by the worker's clock); returns how many items."""
         with self.lock:
+            if self.stopped:
+                return 0
             done = self.worker.run_once()
         self.sync()
         return done
@@ -123,8 +133,13 @@ class SchedulerWorker:
         self.apscheduler.start(paused=paused)
 
     def stop(self) -> None:
-        if self.apscheduler.running:
-            self.apscheduler.shutdown(wait=True)
+        # Not shutdown(wait=True): it holds apscheduler's job store lock while it waits for
+        # running jobs, and a running sync() needs that lock. Jobs starting after this see
+        # ``stopped`` and return at once; the one in progress (if any) finishes first.
+        with self.lock:
+            self.stopped = True
+            if self.apscheduler.running:
+                self.apscheduler.shutdown(wait=False)
 
     def timetable(self) -> dict[str, datetime]:
         """The date jobs apscheduler holds: job id -> when it runs."""

@@ -19,6 +19,7 @@ Tokens are signed (HMAC-SHA256 with ``CRM_TRACKING_SECRET``), see commands/track
 from __future__ import annotations
 
 import base64
+import logging
 from html import escape
 from typing import Annotated
 from urllib.parse import parse_qsl
@@ -33,6 +34,7 @@ from commands.errors import NotFound
 from commands.tracking import twilio_signature_valid, verify
 
 public_router = APIRouter(tags=["tracking"])
+log = logging.getLogger("crm.tracking")
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 NO_CACHE = {"Cache-Control": "no-store, max-age=0", "Pragma": "no-cache"}
@@ -45,8 +47,8 @@ def open_pixel(token: str, request: Request, secret: SecretDep):
     if found:
         try:
             engagement.record_open(request.app.state.crm, found[0])
-        except NotFound:
-            pass
+        except Exception:  # the picture is shown whatever happens to the bookkeeping
+            log.exception("recording an open of %s failed", found[0])
     return Response(PIXEL, media_type="image/gif", headers=NO_CACHE)
 
 
@@ -58,8 +60,8 @@ def click(token: str, request: Request, secret: SecretDep):
     message_id, url = found
     try:
         engagement.record_click(request.app.state.crm, message_id, url)
-    except NotFound:
-        pass  # the link still works for a message whose events were erased
+    except Exception:  # the link works whatever happens to the bookkeeping
+        log.exception("recording a click of %s failed", message_id)
     return RedirectResponse(url, status_code=302, headers=NO_CACHE)
 
 
