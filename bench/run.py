@@ -184,6 +184,9 @@ def _queries(server: Server, demo: dict, args) -> dict:
         "timeline": lambda c, i: ("GET", f"/v1/customers/{rng.choice(ids)}/timeline", None),
         "opportunities_by_stage": lambda c, i: ("GET", "/v1/opportunities?stage=proposal", None),
         "stage_totals": lambda c, i: ("GET", "/v1/opportunities/by-stage", None),
+        "rfm": lambda c, i: ("GET", "/v1/rfm?limit=50", None),
+        "pipeline_board": lambda c, i: ("GET", "/v1/pipelines/default/board", None),
+        "lead_funnel": lambda c, i: ("GET", "/v1/funnels/leads", None),
     }
     figures = {}
     for name, request_for in queries.items():
