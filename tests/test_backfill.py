@@ -1,0 +1,54 @@
+"""A projection added to an existing read-model file is built from the event store by itself."""
+
+from __future__ import annotations
+
+import time
+from uuid import uuid4
+
+import pytest
+
+from commands import customers
+from commands.application import Crm
+from domain.base import Meta
+from projections import PROJECTIONS
+from readmodels.store import ReadStore
+from workers.projector import Projector, catch_up
+from workers.rebuilds import Rebuilds
+
+
+@pytest.fixture
+def crm(event_store_url):
+    app = Crm(event_store_url)
+    yield app
+    app.close()
+
+
+def test_a_new_projection_is_backfilled_while_the_others_keep_their_rows(crm, tmp_path):
+    meta = Meta(str(uuid4()), "test")
+    for n in range(30):
+        customer = customers.register(crm, meta, customers.RegisterCustomer(name=f"Customer {n}"))
+        customers.add_note(crm, meta, customer.id, customers.AddNote(text="hello"))
+    store = ReadStore(tmp_path / "readmodels.duckdb")
+    without_timeline = {name: module for name, module in PROJECTIONS.items() if name != "timeline"}
+    catch_up(crm, Projector(store, without_timeline))  # the file as an older version left it
+    directory_before = store.reader().execute("SELECT count(*) FROM customers").fetchone()
+
+    projector = Projector(store)
+    rebuilds = Rebuilds(crm, projector)
+    assert rebuilds.backfill() == ["timeline"]
+    deadline = time.monotonic() + 60
+    while rebuilds.running("timeline") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert rebuilds.get("timeline")["state"] == "done"
+    reader = store.reader()
+    assert reader.execute("SELECT count(*) FROM timeline").fetchone() == (60,)
+    assert reader.execute("SELECT count(*) FROM customers").fetchone() == directory_before
+    assert Rebuilds(crm, projector).backfill() == []  # once built, it is live like the others
+    store.close()
+
+
+def test_a_fresh_file_needs_no_backfill(crm, tmp_path):
+    store = ReadStore(tmp_path / "readmodels.duckdb")
+    assert Rebuilds(crm, Projector(store)).backfill() == []
+    store.close()
