@@ -23,6 +23,8 @@ tenant_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=Tru
 projections_app = typer.Typer(help="Read-model projections: status and rebuilds.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(projections_app, name="projections")
+worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
@@ -215,6 +217,28 @@ def projections_rebuild(name: str,
                     break
                 time.sleep(0.2)
     console.print(f"{name} rebuilt and switched.")
+
+
+@worker_app.command("sender")
+def worker_sender():
+    """Sends due campaign and automation messages (competing consumer); stops on SIGTERM."""
+    from workers.marketing import main as run
+    run("sender")
+
+
+@worker_app.command("scheduler")
+def worker_scheduler():
+    """Launches scheduled campaigns (apscheduler, rebuilt from the events) and advances
+    automation runs; stops on SIGTERM."""
+    from workers.marketing import main as run
+    run("scheduler")
+
+
+@worker_app.command("webhooks")
+def worker_webhooks():
+    """Delivers events to webhook subscriptions (competing consumer); stops on SIGTERM."""
+    from workers.marketing import main as run
+    run("webhooks")
 
 
 def main() -> None:

@@ -252,7 +252,7 @@ def start_worker_process(settings) -> subprocess.Popen:
     env = {**os.environ, "CRM_EVENT_STORE": settings.event_store_url,
            "CRM_DATA_DIR": str(settings.data_dir), "CRM_LEASE_SECONDS": "120",
            "CRM_WORKER_NAME": "doomed", "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "workers.marketing", "webhooks"], cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "webhooks"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
