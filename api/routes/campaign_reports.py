@@ -17,7 +17,7 @@ from api.models import Page
 from commands.errors import NotFound
 from readmodels import campaign_analytics as analytics
 from readmodels import campaigns as queries
-from rendering.campaign_chart import funnel_svg
+from api.rendering.campaign_chart import funnel_svg
 
 query_router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
 Limit = Annotated[int, Query(ge=1, le=500)]

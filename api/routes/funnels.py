@@ -14,7 +14,7 @@ from api.routes.pipelines import _period
 from api.sales_models import FunnelResult
 from domain.base import DomainError
 from readmodels import funnels
-from rendering.charts import funnel_svg
+from api.rendering.charts import funnel_svg
 
 router = APIRouter(prefix="/v1/funnels", tags=["funnels"])
 

@@ -22,7 +22,7 @@ from commands.errors import NotFound
 from domain.base import DomainError
 from readmodels import funnels, sales_analytics
 from readmodels import pipelines as boards
-from rendering.charts import board_svg, funnel_svg
+from api.rendering.charts import board_svg, funnel_svg
 
 command_router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
 query_router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])

@@ -23,7 +23,7 @@ from domain.opportunity import Opportunity
 from domain.quote import Quote
 from domain.tenant import Tenant
 from readmodels import quotes
-from rendering.quote_pdf import render_quote
+from api.rendering.quote_pdf import render_quote
 
 command_router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
 query_router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
