@@ -43,7 +43,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
 
     from api.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if role == "all":
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    else:  # server mode: one JSON object per log line, like the workers
+        from workers import logs
+        logs.setup()
+    if role not in ("all", "command", "query"):
+        console.print(f"[red]--role must be all, command or query, not {role!r}[/red]")
+        raise typer.Exit(2)
     settings = Settings()
     if demo:
         _load_demo(settings, only_if_empty=True)
@@ -59,6 +66,16 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     finally:
         if embedded is not None:
             embedded.set()
+
+
+@app.command()
+def relay():
+    """Publishes every stored event to Kafka in log order (server mode); stops on SIGTERM."""
+    from workers import logs
+    from workers.relay import main as run_relay
+
+    logs.setup()
+    run_relay(Settings())
 
 
 @app.command("demo")
