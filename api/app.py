@@ -25,6 +25,7 @@ from commands.application import Crm
 from commands.settings import Settings
 from commands.tenants import CallerCache
 from readmodels.store import ReadStore
+from workers.kafka_feed import KafkaFeed
 from workers.projector import LogTailer, Projector
 from workers.segment_refresher import SegmentRefresher, also_running
 
@@ -58,15 +59,19 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     crm = Crm(settings.event_store_url, group_commit=settings.group_commit)
     store = ReadStore(settings.readmodel_path) if role in ("all", "query") else None
     projector = Projector(store) if store else None
-    tailer = LogTailer(crm, projector) if role == "all" else None
+    # Server mode: a query node is fed from Kafka; without a broker it follows the log itself.
+    feed = KafkaFeed(settings, crm, projector) if role == "query" and settings.kafka_bootstrap else None
+    tailer = LogTailer(crm, projector) if role == "all" or (role == "query" and not feed) else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if tailer:
-            tailer.start()
+        for worker in (tailer, feed):
+            if worker:
+                worker.start()
         yield
-        if tailer:
-            tailer.stop()
+        for worker in (tailer, feed):
+            if worker:
+                worker.stop()
         if store:
             store.close()
         crm.close()
@@ -83,6 +88,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     app.state.rebuilds = {}
     app.state.admin_token = admin_token(settings)
     app.state.head_position = lambda: crm.recorder.max_notification_id() or 0
+    app.state.feed = feed  # its lag (events in Kafka not yet applied) is the node's lag
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes,
                        larger=((DOCUMENT_UPLOADS, max_document_bytes),))
     problems.install(app)
@@ -99,6 +105,6 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
 
     @app.get("/health", tags=["operations"])
     def health() -> dict:
-        return {"status": "ok", "role": role}
+        return {"status": "ok", "role": role, **({"feed": feed.health()} if feed else {})}
 
     return app

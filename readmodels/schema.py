@@ -65,14 +65,19 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
     **MARKETING_TABLES,
 }
 
-# Bookkeeping of the node: how far each projection got, and the newest version of
-# every aggregate applied (for consistency tokens and de-duplicating redeliveries).
+# Bookkeeping of the node: how far each projection got, the newest version of
+# every aggregate applied (for consistency tokens and de-duplicating redeliveries),
+# and in server mode the next Kafka offset of every partition (written in the same
+# transaction as the rows, with the id of the topic incarnation they belong to).
 BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS projection_positions (
     projection VARCHAR PRIMARY KEY, position BIGINT, applied_events BIGINT,
     newest_event_at TIMESTAMPTZ, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS applied_versions (aggregate_id UUID PRIMARY KEY, version INTEGER);
 CREATE TABLE IF NOT EXISTS projection_generations (projection VARCHAR PRIMARY KEY, generation INTEGER);
+CREATE TABLE IF NOT EXISTS kafka_offsets (
+    topic VARCHAR, partition INTEGER, next_offset BIGINT, topic_id VARCHAR,
+    PRIMARY KEY (topic, partition));
 """
 
 

@@ -158,6 +158,35 @@ class ReadStore:
             " updated_at = excluded.updated_at",
             [projections, position, events, newest_event_at, datetime.now(timezone.utc)])
 
+    @staticmethod
+    def all_applied_versions(cursor: duckdb.DuckDBPyConnection) -> dict[UUID, int]:
+        return dict(cursor.execute("SELECT aggregate_id, version FROM applied_versions").fetchall())
+
+    @staticmethod
+    def record_offsets(cursor: duckdb.DuckDBPyConnection, topic: str, topic_id: str,
+                       offsets: dict[int, int]) -> None:
+        """Within the batch's transaction: the next offset to read of each partition in the batch."""
+        if offsets:
+            cursor.executemany(
+                "INSERT INTO kafka_offsets VALUES (?, ?, ?, ?) ON CONFLICT (topic, partition) "
+                "DO UPDATE SET next_offset = excluded.next_offset, topic_id = excluded.topic_id",
+                [[topic, partition, offset, topic_id] for partition, offset in offsets.items()])
+
+    @staticmethod
+    def reset_offsets(cursor: duckdb.DuckDBPyConnection, topic: str, topic_id: str | None,
+                      offsets: dict[int, int]) -> None:
+        """Forgets the topic's offsets and starts over at ``offsets`` (none: from the beginning)."""
+        cursor.execute("DELETE FROM kafka_offsets WHERE topic = ?", [topic])
+        if topic_id is not None:
+            ReadStore.record_offsets(cursor, topic, topic_id, offsets)
+
+    def kafka_offsets(self, topic: str) -> tuple[str | None, dict[int, int]]:
+        """(topic id, {partition: next offset}) as last committed; (None, {}) if never consumed."""
+        rows = self.reader().execute(
+            "SELECT topic_id, partition, next_offset FROM kafka_offsets WHERE topic = ?",
+            [topic]).fetchall()
+        return (rows[0][0] if rows else None), {partition: offset for _, partition, offset in rows}
+
     def position(self, projection: str) -> int:
         row = self.db.cursor().execute(
             "SELECT position FROM projection_positions WHERE projection = ?", [projection]).fetchone()

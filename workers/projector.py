@@ -19,10 +19,12 @@ from projections import PROJECTIONS
 from projections.envelope import Envelope, from_event
 from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
+from workers.aggregate_events import aggregate_envelopes
 
 log = logging.getLogger("crm.projector")
 
 BATCH_SIZE = 2000
+TOP_UP_UNDER_LOCK = 200  # aggregates a rebuild may top up while the live projector waits
 Progress = Callable[[int, int], None]
 
 
@@ -101,34 +103,63 @@ class LogTailer(threading.Thread):
 
 
 def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None = None) -> int:
-    """Builds ``name`` anew from position 0 beside the live tables, then switches to it.
+    """Builds ``name`` anew beside the live tables from the event store, then switches to it.
 
-    Readers keep using the live generation until the switch, which happens in
-    one transaction while the live projector is paused at the same position.
-    Returns the number of events read.
+    Exact for any feed. Whatever order the live tables received events in (log
+    order when embedded, partition by partition through Kafka), they hold, per
+    aggregate, exactly versions 1..applied_versions[aggregate]. The new
+    generation is built to hold exactly that set:
+
+    1. with the live projector running, the log is replayed from 0 and an event
+       is taken only if it is the next version of its aggregate in the new
+       generation and the live tables had already applied it when its batch was
+       read (so the new generation never gets ahead of the live one);
+    2. the aggregates the live tables moved further meanwhile are topped up from
+       the event store by aggregate, first without the lock while many remain,
+       then, with the live projector paused, the last few in the transaction
+       that switches the views.
+
+    Readers keep the live generation until the switch. Returns the log position read to.
     """
     store, module = projector.store, projector.projections[name]
     generation, schema = store.prepare_generation(name)
+    built: dict[UUID, int] = {}  # per aggregate, the newest version in the new generation
     position, total = 0, crm.recorder.max_notification_id() or 0
 
-    def copy_until(stop: int, cursor=None) -> None:
-        nonlocal position
-        while position < stop and (batch := read_log(crm, position, stop=stop)):
-            changes = [change for e in batch for change in module.handle(e)]
-            if cursor is None:
-                with store.transaction() as own:
-                    store.write(own, name, schema, changes)
-            else:
-                store.write(cursor, name, schema, changes)
-            position = batch[-1].position
-            if progress:
-                progress(position, max(total, position))
+    def behind(live: dict[UUID, int]) -> list[tuple[UUID, int, int]]:
+        return [(aggregate, built.get(aggregate, 0), version) for aggregate, version in live.items()
+                if version > built.get(aggregate, 0)]
 
-    copy_until(store.position(name))          # the bulk, while the live node goes on
-    with projector.lock, store.transaction() as cursor:
-        copy_until(store.position(name), cursor)  # the last few, with the live node paused
+    def top_up(cursor, lagging: list[tuple[UUID, int, int]]) -> None:
+        for aggregate, after, upto in lagging:
+            missing = aggregate_envelopes(crm, aggregate, after, upto)
+            store.write(cursor, name, schema, [change for e in missing for change in module.handle(e)])
+            built[aggregate] = upto
+
+    while batch := read_log(crm, position):  # 1: the bulk, from the log
+        live = store.applied_versions(store.reader(), {e.aggregate_id for e in batch})
+        taken = []
+        for e in batch:
+            if e.version == built.get(e.aggregate_id, 0) + 1 and e.version <= live.get(e.aggregate_id, 0):
+                taken.append(e)
+                built[e.aggregate_id] = e.version
+        with store.transaction() as cursor:
+            store.write(cursor, name, schema, [change for e in taken for change in module.handle(e)])
+        position = batch[-1].position
+        if progress:
+            progress(position, max(total, position))
+    for _ in range(3):  # 2a: the stragglers, still without pausing the live node
+        lagging = behind(store.all_applied_versions(store.reader()))
+        if len(lagging) <= TOP_UP_UNDER_LOCK:
+            break
+        with store.transaction() as cursor:
+            top_up(cursor, lagging)
+    with projector.lock, store.transaction() as cursor:  # 2b: the last few, then switch
+        lagging = behind(store.all_applied_versions(cursor))
+        top_up(cursor, lagging)
         store.switch_generation(cursor, name, generation)
-    log.info("rebuilt %s up to position %s as generation %s", name, position, generation)
+    log.info("rebuilt %s up to position %s as generation %s (%s aggregates topped up at the switch)",
+             name, position, generation, len(lagging))
     return position
 
 
