@@ -26,6 +26,8 @@ app.add_typer(projections_app, name="projections")
 worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(import_app, name="import")
+worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
+app.add_typer(worker_app, name="worker")
 console = Console(stderr=True)
 
 
@@ -76,6 +78,16 @@ def relay():
 
     logs.setup()
     run_relay(Settings())
+
+
+@worker_app.command("automation")
+def worker_automation():
+    """Runs the automation policies as a competing consumer (Kafka group); stops on SIGTERM."""
+    from workers import logs
+    from workers.automation import main as run_automation
+
+    logs.setup()
+    run_automation(Settings())
 
 
 @app.command("demo")

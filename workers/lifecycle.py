@@ -43,6 +43,13 @@ class Heartbeat:
             self.path.touch()
             self._last = now
 
+    def wait(self, stopping: threading.Event, seconds: float) -> None:
+        """Waits like ``stopping.wait(seconds)``, still beating: retrying is being alive."""
+        deadline = time.monotonic() + seconds
+        while not stopping.is_set() and (left := deadline - time.monotonic()) > 0:
+            self.beat()
+            stopping.wait(min(left, self.every))
+
 
 class Backoff:
     """Exponential waits between retries (0.5 s doubling up to ``cap``), reset after a success."""

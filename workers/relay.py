@@ -73,7 +73,7 @@ class Relay:
                 wait = backoff.next()
                 emit(log, "relay.retry", logging.WARNING, error=repr(error), retry_in_s=wait,
                      failures=self.failures)
-                self.stopping.wait(wait)
+                self.heartbeat.wait(self.stopping, wait)
         emit(log, "relay.stopped", published=self.published)
 
     def session(self, backoff: Backoff) -> None:
