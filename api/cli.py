@@ -26,8 +26,6 @@ app.add_typer(projections_app, name="projections")
 worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
 app.add_typer(import_app, name="import")
-worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
-app.add_typer(worker_app, name="worker")
 console = Console(stderr=True)
 
 
