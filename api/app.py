@@ -27,6 +27,7 @@ from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
 from workers.projector import LogTailer, Projector
+from workers.rebuilds import Rebuilds
 from workers.segment_refresher import SegmentRefresher, also_running
 
 log = logging.getLogger("crm.api")
@@ -62,9 +63,12 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     # Server mode: a query node is fed from Kafka; without a broker it follows the log itself.
     feed = KafkaFeed(settings, crm, projector) if role == "query" and settings.kafka_bootstrap else None
     tailer = LogTailer(crm, projector) if role == "all" or (role == "query" and not feed) else None
+    rebuilds = Rebuilds(crm, projector) if projector else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        if rebuilds:
+            rebuilds.backfill()  # before the live feed runs: see Rebuilds.backfill
         for worker in (tailer, feed):
             if worker:
                 worker.start()
@@ -85,7 +89,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     app.state.store = store
     app.state.projector = projector
     app.state.segment_refresher = refresher
-    app.state.rebuilds = {}
+    app.state.rebuilds = rebuilds
     app.state.admin_token = admin_token(settings)
     app.state.head_position = lambda: crm.recorder.max_notification_id() or 0
     app.state.feed = feed  # its lag (events in Kafka not yet applied) is the node's lag

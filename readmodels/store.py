@@ -7,6 +7,7 @@ while the projector writes.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time
 from collections import defaultdict
@@ -33,6 +34,8 @@ class ReadStore:
         self.db = duckdb.connect(self.path)
         self.db.execute("SET TimeZone = 'UTC'")
         self.db.execute(BOOKKEEPING)
+        # Files made before fingerprints existed get the column (NULL: rebuilt once).
+        self.db.execute("ALTER TABLE projection_generations ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
         self.committed = threading.Condition()
         self._generations: dict[str, int] = {}
         for projection in TABLES:
@@ -60,6 +63,12 @@ class ReadStore:
             self._generations[projection] = row[0]
         return self._generations[projection]
 
+    def reshaped(self, projection: str) -> bool:
+        """True when the live tables were made by another version of the projection's DDL."""
+        row = self.db.cursor().execute(
+            "SELECT fingerprint FROM projection_generations WHERE projection = ?", [projection]).fetchone()
+        return bool(row) and row[0] != fingerprint(projection)
+
     def live_schema(self, projection: str) -> str:
         return schema_name(projection, self.generation(projection))
 
@@ -70,7 +79,8 @@ class ReadStore:
         cursor.execute("BEGIN")
         for statement in create_statements(projection, 1) + view_statements(projection, 1):
             cursor.execute(statement)
-        cursor.execute("INSERT INTO projection_generations VALUES (?, 1)", [projection])
+        cursor.execute("INSERT INTO projection_generations VALUES (?, 1, ?)",
+                       [projection, fingerprint(projection)])
         cursor.execute("COMMIT")
 
     def prepare_generation(self, projection: str) -> tuple[int, str]:
@@ -88,8 +98,8 @@ class ReadStore:
         old = self.generation(projection)
         for statement in view_statements(projection, generation):
             cursor.execute(statement)
-        cursor.execute("UPDATE projection_generations SET generation = ? WHERE projection = ?",
-                       [generation, projection])
+        cursor.execute("UPDATE projection_generations SET generation = ?, fingerprint = ? "
+                       "WHERE projection = ?", [generation, fingerprint(projection), projection])
         cursor.execute(f"DROP SCHEMA IF EXISTS {schema_name(projection, old)} CASCADE")
         # Only the projector (paused by the caller) writes by generation; readers use views.
         self._generations[projection] = generation
@@ -187,6 +197,11 @@ class ReadStore:
             [topic]).fetchall()
         return (rows[0][0] if rows else None), {partition: offset for _, partition, offset in rows}
 
+    @staticmethod
+    def node_position(cursor) -> int:
+        """How far the node's live projections got (the furthest of them)."""
+        return cursor.execute("SELECT coalesce(max(position), 0) FROM projection_positions").fetchone()[0]
+
     def position(self, projection: str) -> int:
         row = self.db.cursor().execute(
             "SELECT position FROM projection_positions WHERE projection = ?", [projection]).fetchone()
@@ -214,6 +229,11 @@ class ReadStore:
                 return False
             with self.committed:
                 self.committed.wait(min(remaining, 0.05))
+
+
+def fingerprint(projection: str) -> str:
+    """A digest of the projection's tables, columns, keys and indexes."""
+    return hashlib.sha256(repr(TABLES[projection]).encode()).hexdigest()[:16]
 
 
 def _coalesce(merged: dict[tuple, list], change: Upsert, key_columns: tuple[str, ...]) -> None:

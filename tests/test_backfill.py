@@ -52,3 +52,30 @@ def test_a_fresh_file_needs_no_backfill(crm, tmp_path):
     store = ReadStore(tmp_path / "readmodels.duckdb")
     assert Rebuilds(crm, Projector(store)).backfill() == []
     store.close()
+
+
+def test_a_reshaped_projection_is_rebuilt_and_live_batches_skip_it_meanwhile(crm, tmp_path):
+    meta = Meta(str(uuid4()), "test")
+    first = customers.register(crm, meta, customers.RegisterCustomer(name="Before"))
+    store = ReadStore(tmp_path / "readmodels.duckdb")
+    projector = Projector(store)
+    catch_up(crm, projector)
+    # As if an older release had made the timeline's tables in another shape.
+    store.db.execute("UPDATE projection_generations SET fingerprint = 'older' WHERE projection = 'timeline'")
+    assert store.reshaped("timeline")
+
+    rebuilds = Rebuilds(crm, projector)
+    projector.building.add("timeline")  # what backfill does first: hold live writes off
+    customers.add_note(crm, meta, first.id, customers.AddNote(text="while rebuilding"))
+    catch_up(crm, projector)  # a live batch meanwhile leaves the timeline out
+    assert store.reader().execute("SELECT count(*) FROM timeline").fetchone() == (1,)
+
+    assert rebuilds.backfill() == ["timeline"]
+    deadline = time.monotonic() + 60
+    while rebuilds.running("timeline") and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+    assert rebuilds.get("timeline")["state"] == "done"
+    assert not store.reshaped("timeline") and "timeline" not in projector.building
+    assert store.reader().execute("SELECT count(*) FROM timeline").fetchone() == (2,)
+    store.close()

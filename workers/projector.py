@@ -38,6 +38,9 @@ class Projector:
         self.derived = derived
         # Held while a batch is applied; a rebuild holds it to switch generations.
         self.lock = threading.Lock()
+        # Projections being built anew because they are new or re-shaped: their live
+        # tables are not fit to write to, so live batches leave them out until the switch.
+        self.building: set[str] = set()
 
     def apply(self, batch: list[Envelope], position: int,
               also: Callable[[object], None] | None = None) -> int:
@@ -49,14 +52,15 @@ class Projector:
                 if envelope.version > known.get(envelope.aggregate_id, 0):
                     fresh.append(envelope)
                     known[envelope.aggregate_id] = envelope.version
-            for name, module in self.projections.items():
-                changes = [change for e in fresh for change in module.handle(e)]
+            live = [name for name in self.projections if name not in self.building]
+            for name in live:
+                changes = [change for e in fresh for change in self.projections[name].handle(e)]
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             for refresh in self.derived:
                 refresh(self.store, cursor, fresh)
             self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh})
             newest = max((e.occurred_at for e in fresh), default=None)
-            self.store.record_positions(cursor, list(self.projections), position, len(fresh), newest)
+            self.store.record_positions(cursor, live, position, len(fresh), newest)
             if also:
                 also(cursor)
         return len(fresh)
@@ -158,6 +162,9 @@ def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None
         lagging = behind(store.all_applied_versions(cursor))
         top_up(cursor, lagging)
         store.switch_generation(cursor, name, generation)
+        if name in projector.building:  # built from scratch: now live, at the node's position
+            store.record_positions(cursor, [name], store.node_position(cursor), 0, None)
+            projector.building.discard(name)
     log.info("rebuilt %s up to position %s as generation %s (%s aggregates topped up at the switch)",
              name, position, generation, len(lagging))
     return position

@@ -1,9 +1,11 @@
-"""Rebuild jobs of a query node, and the backfill of projections added since the file was made.
+"""Rebuild jobs of a query node, and the backfill of projections new or changed since the file was made.
 
 A projection deployed onto an existing read-model file has no position yet
-while the others are far ahead: the node builds it from the event store in the
-background (the same exact rebuild an operator starts), so adding a read model
-needs neither downtime nor an operator remembering to rebuild it.
+while the others are far ahead, and one whose tables changed shape (a new
+column) cannot take the new code's rows: the node builds either from the event
+store in the background (the same exact rebuild an operator starts), so
+shipping a read model needs neither downtime nor an operator remembering to
+rebuild it.
 """
 
 from __future__ import annotations
@@ -30,12 +32,18 @@ class Rebuilds:
     def running(self, name: str) -> bool:
         return (self.jobs.get(name) or {}).get("state") == "running"
 
-    def start(self, names: list[str]) -> None:
-        """Rebuilds ``names`` one after another in a background thread; progress in ``jobs``."""
+    def start(self, names: list[str], replacing_unfit: bool = False) -> None:
+        """Rebuilds ``names`` one after another in a background thread; progress in ``jobs``.
+
+        ``replacing_unfit``: their live tables are missing or of an older shape, so
+        live batches leave them out until the rebuild switches them in.
+        """
         with self._lock:
             names = [name for name in names if not self.running(name)]
             for name in names:
                 self.jobs[name] = {"state": "running", "position": 0, "total": 0, "error": None}
+                if replacing_unfit:
+                    self.projector.building.add(name)
         if names:
             threading.Thread(target=self._run, args=(names,), name="rebuilds", daemon=True).start()
 
@@ -45,25 +53,22 @@ class Rebuilds:
             try:
                 rebuild(self.crm, self.projector, name,
                         lambda position, total: job.update(position=position, total=total))
-                self._mark_live(name)
                 job["state"] = "done"
             except Exception as error:  # reported through the status route and the log
                 log.exception("rebuilding %s failed", name)
                 job.update(state="failed", error=repr(error))
 
-    def _mark_live(self, name: str) -> None:
-        """Gives a just-built projection the node's position, so a restart sees it as live."""
-        store = self.projector.store
-        positions = {row["projection"]: row["position"] for row in store.positions()}
-        if name not in positions:
-            with self.projector.lock, store.transaction() as cursor:
-                store.record_positions(cursor, [name], max(positions.values(), default=0), 0, None)
-
     def backfill(self) -> list[str]:
-        """Starts building every projection that has never applied an event on a node that has."""
-        known = {row["projection"] for row in self.projector.store.positions()}
-        new = [name for name in self.projector.projections if known and name not in known]
-        if new:
-            log.info("building new projections from the event store: %s", ", ".join(new))
-            self.start(new)
-        return new
+        """Starts building every projection that is new to this file, or whose tables changed shape.
+
+        Call it before the live projector starts, so a new projection is not
+        mistaken for a live one once the first batch has recorded its position.
+        """
+        store = self.projector.store
+        known = {row["projection"] for row in store.positions()}
+        unfit = [name for name in self.projector.projections
+                 if (known and name not in known) or store.reshaped(name)]
+        if unfit:
+            log.info("building from the event store (new or re-shaped): %s", ", ".join(unfit))
+            self.start(unfit, replacing_unfit=True)
+        return unfit

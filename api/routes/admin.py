@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import threading
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -11,7 +10,6 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
 from api.models import ProjectionStatus
 from projections import PROJECTIONS
-from workers.projector import rebuild
 
 router = APIRouter(prefix="/v1/admin", tags=["operations"])
 
@@ -69,19 +67,7 @@ def start_rebuild(name: str, request: Request):
     if name not in PROJECTIONS:
         raise HTTPException(404, f"no projection {name!r}; known: {', '.join(PROJECTIONS)}")
     rebuilds = request.app.state.rebuilds
-    if (rebuilds.get(name) or {}).get("state") == "running":
+    if rebuilds.running(name):
         raise HTTPException(409, f"{name} is already being rebuilt")
-    job = rebuilds[name] = {"state": "running", "position": 0, "total": 0, "error": None}
-
-    def progress(position: int, total: int) -> None:
-        job.update(position=position, total=total)
-
-    def run() -> None:
-        try:
-            rebuild(request.app.state.crm, request.app.state.projector, name, progress)
-            job["state"] = "done"
-        except Exception as error:  # reported through the status route
-            job.update(state="failed", error=repr(error))
-
-    threading.Thread(target=run, name=f"rebuild-{name}", daemon=True).start()
+    rebuilds.start([name])
     return next(row for row in projection_status(request) if row["projection"] == name)
