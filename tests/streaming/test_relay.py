@@ -83,3 +83,33 @@ def test_the_relay_saves_its_position_only_after_the_broker_acknowledged(crm, te
         by_partition.setdefault(message.partition, []).append(envelope)
     for partition in by_partition.values():  # log order within every partition
         assert [e.position for e in partition] == sorted(e.position for e in partition)
+
+
+def test_the_log_follower_falls_back_to_polling_when_listen_fails(crm, tenant):
+    """A dropped LISTEN connection (or a pooler that does not pass LISTEN) loses nothing."""
+    import psycopg
+
+    from tests.conftest import POSTGRES_URL
+    from workers.log_follower import LogFollower
+
+    workload = Workload(crm, tenant[0], seed=2)
+    follower = LogFollower(crm, after=0)
+    try:
+        head = crm.recorder.max_notification_id()
+        seen = []
+        while not seen or seen[-1].id < head:
+            seen += follower.next_batch(100, wait=1.0)
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as admin:
+            listeners = admin.execute("SELECT pid FROM pg_stat_activity WHERE query ILIKE 'LISTEN %'"
+                                      " AND datname = current_database()").fetchall()
+            assert listeners  # it was following by LISTEN/NOTIFY
+            for (pid,) in listeners:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+        workload.register(5)
+        head = crm.recorder.max_notification_id()
+        while seen[-1].id < head:
+            seen += follower.next_batch(100, wait=1.0)
+    finally:
+        follower.close()
+    assert [n.id for n in seen] == [n.id for n in crm.recorder.select_notifications(start=1, limit=100)]
