@@ -23,9 +23,9 @@ tenant_app = typer.Typer(help="Tenants and their API keys.", no_args_is_help=Tru
 projections_app = typer.Typer(help="Read-model projections: status and rebuilds.", no_args_is_help=True)
 app.add_typer(tenant_app, name="tenant")
 app.add_typer(projections_app, name="projections")
+app.add_typer(import_app, name="import")
 worker_app = typer.Typer(help="Background workers of the server mode.", no_args_is_help=True)
 app.add_typer(worker_app, name="worker")
-app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 
 
