@@ -8,6 +8,7 @@ from uuid import UUID
 import orjson
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 AUTOMATION_COLUMNS = ("id", "name", "trigger", "steps", "exit", "status", "created_at",
                       "updated_at")
@@ -17,11 +18,6 @@ RUN_COLUMNS = ("id", "automation_id", "customer_id", "status", "step", "steps_to
 RUN_STATUSES = ("running", "waiting", "completed", "exited", "failed")
 
 
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
-
-
 def _automation(row: dict[str, Any]) -> dict[str, Any]:
     for column in ("trigger", "steps", "exit"):
         row[column] = orjson.loads(row[column])
@@ -29,13 +25,13 @@ def _automation(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_automations(db, tenant_id: str) -> list[dict[str, Any]]:
-    return [_automation(row) for row in _rows(db.execute(
+    return [_automation(row) for row in as_dicts(db.execute(
         f"SELECT {', '.join(AUTOMATION_COLUMNS)} FROM automations WHERE tenant_id = ? "
         "ORDER BY created_at, id", [tenant_id]))]
 
 
 def get_automation(db, tenant_id: str, automation_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(AUTOMATION_COLUMNS)} FROM automations "
+    found = as_dicts(db.execute(f"SELECT {', '.join(AUTOMATION_COLUMNS)} FROM automations "
                              "WHERE id = ? AND tenant_id = ?", [automation_id, tenant_id]))
     if not found:
         return None
@@ -62,19 +58,19 @@ def runs(db, tenant_id: str, *, automation_id: UUID | None = None, customer_id: 
         started_at, last_id = keyset.decode(cursor, 2)
         where.append("(started_at, id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [started_at, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(RUN_COLUMNS)} FROM automation_runs WHERE {' AND '.join(where)} "
         "ORDER BY started_at, id LIMIT ?", params + [limit + 1]))
     return keyset.page(rows, limit, ("started_at", "id"))
 
 
 def get_run(db, tenant_id: str, run_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM automation_runs "
+    found = as_dicts(db.execute(f"SELECT {', '.join(RUN_COLUMNS)} FROM automation_runs "
                              "WHERE id = ? AND tenant_id = ?", [run_id, tenant_id]))
     if not found:
         return None
     run = found[0]
-    run["steps_done"] = [{**row, "outcome": orjson.loads(row["outcome"])} for row in _rows(db.execute(
+    run["steps_done"] = [{**row, "outcome": orjson.loads(row["outcome"])} for row in as_dicts(db.execute(
         "SELECT index, kind, outcome, done_at FROM automation_run_steps WHERE run_id = ? "
         "ORDER BY index", [run_id]))]
     return run

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 CAMPAIGN_COLUMNS = ("id", "name", "channel", "subject", "status", "template_id",
                     "template_version", "audience_chosen", "segment_id", "scheduled_for",
@@ -19,11 +20,6 @@ MESSAGE_COLUMNS = ("id", "customer_id", "channel", "step", "status", "attempts",
 STATUSES = ("queued", "sending", "sent", "delivered", "bounced", "failed", "suppressed")
 
 
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
-
-
 def list_campaigns(db, tenant_id: str, *, status: str | None = None, cursor: str | None = None,
                    limit: int = 50) -> dict[str, Any]:
     where, params = ["tenant_id = ?"], [tenant_id]
@@ -34,7 +30,7 @@ def list_campaigns(db, tenant_id: str, *, status: str | None = None, cursor: str
         created_at, last_id = keyset.decode(cursor, 2)
         where.append("(created_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
         params += [created_at, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(CAMPAIGN_COLUMNS)} FROM campaigns WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, id DESC LIMIT ?", params + [limit + 1]))
     return keyset.page(rows, limit, ("created_at", "id"))
@@ -43,7 +39,7 @@ def list_campaigns(db, tenant_id: str, *, status: str | None = None, cursor: str
 def message_counts(db, where: str, params: list) -> dict[str, int]:
     """Messages by current status, and how many were ever opened, clicked, unsubscribed."""
     statuses = ", ".join(f"count(*) FILTER (WHERE status = '{s}') AS {s}" for s in STATUSES)
-    row = _rows(db.execute(
+    row = as_dicts(db.execute(
         f"SELECT count(*) AS messages, {statuses}, count(opened_at) AS opened, "
         "count(clicked_at) AS clicked, coalesce(sum(clicks), 0) AS clicks, "
         f"count(unsubscribed_at) AS unsubscribed FROM campaign_messages WHERE {where}", params))[0]
@@ -51,7 +47,7 @@ def message_counts(db, where: str, params: list) -> dict[str, int]:
 
 
 def get_campaign(db, tenant_id: str, campaign_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(CAMPAIGN_COLUMNS)} FROM campaigns "
+    found = as_dicts(db.execute(f"SELECT {', '.join(CAMPAIGN_COLUMNS)} FROM campaigns "
                              "WHERE id = ? AND tenant_id = ?", [campaign_id, tenant_id]))
     if not found:
         return None
@@ -73,7 +69,7 @@ def recipients(db, tenant_id: str, campaign_id: UUID, *, status: str | None = No
         queued_at, last_id = keyset.decode(cursor, 2)
         where.append("(queued_at, id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [queued_at, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(MESSAGE_COLUMNS)}, queued_at AS sort_queued FROM campaign_messages "
         f"WHERE {' AND '.join(where)} ORDER BY queued_at, id LIMIT ?", params + [limit + 1]))
     result = keyset.page(rows, limit, ("sort_queued", "id"))
@@ -83,13 +79,13 @@ def recipients(db, tenant_id: str, campaign_id: UUID, *, status: str | None = No
 
 
 def suppressed(db, tenant_id: str, campaign_id: UUID) -> list[dict[str, Any]]:
-    return _rows(db.execute(
+    return as_dicts(db.execute(
         "SELECT customer_id, reason FROM campaign_suppressed WHERE campaign_id = ? "
         "AND tenant_id = ? ORDER BY reason, customer_id", [campaign_id, tenant_id]))
 
 
 def messages_of_customer(db, tenant_id: str, customer_id: UUID, limit: int = 50) -> list[dict[str, Any]]:
-    return _rows(db.execute(
+    return as_dicts(db.execute(
         f"SELECT {', '.join(MESSAGE_COLUMNS)}, campaign_id, automation_id FROM campaign_messages "
         "WHERE customer_id = ? AND tenant_id = ? ORDER BY queued_at DESC, id LIMIT ?",
         [customer_id, tenant_id, limit]))

@@ -8,14 +8,10 @@ from uuid import UUID
 
 from readmodels import customer360, custom_fields
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 DIRECTORY_COLUMNS = ("id", "name", "email", "phone", "source", "tags", "status",
                      "created_at", "updated_at")
-
-
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None = None,
@@ -52,13 +48,13 @@ def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None 
         params += [created_at, last_id]
     sql = (f"SELECT {', '.join(DIRECTORY_COLUMNS)} FROM customers WHERE {' AND '.join(where)} "
            "ORDER BY created_at DESC, id DESC LIMIT ?")
-    rows = _rows(db.execute(sql, params + [limit + 1]))
+    rows = as_dicts(db.execute(sql, params + [limit + 1]))
     return keyset.page(rows, limit, ("created_at", "id"))
 
 
 def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:
     """Profile, counts, spend and open deals of one customer; None if not in this tenant."""
-    found = _rows(db.execute(
+    found = as_dicts(db.execute(
         f"SELECT {', '.join('c.' + c for c in DIRECTORY_COLUMNS)}, s.note_count, "
         "s.communication_count, s.order_count, s.open_opportunities, s.won_opportunities, "
         "s.campaigns_received, s.first_order_at, s.last_order_at, s.last_interaction_at, "
@@ -71,7 +67,7 @@ def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None
     for column in ("note_count", "communication_count", "order_count", "open_opportunities",
                    "won_opportunities", "campaigns_received"):
         customer[column] = customer[column] or 0
-    spend = _rows(db.execute(
+    spend = as_dicts(db.execute(
         "SELECT currency, total AS amount, orders FROM customer_spend WHERE customer_id = ? "
         "ORDER BY orders DESC, total DESC", [customer_id]))
     # The headline figure is in the currency the customer buys in most; all are listed.
@@ -81,11 +77,11 @@ def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None
     customer["average_order_value"] = (
         str((main["amount"] / main["orders"]).quantize(main["amount"])) if spend else None)
     customer["spend_by_currency"] = [{**row, "amount": str(row["amount"])} for row in spend]
-    customer["open_opportunities_list"] = _rows(db.execute(
+    customer["open_opportunities_list"] = as_dicts(db.execute(
         "SELECT id, title, value::VARCHAR AS value, currency, stage, expected_close "
         "FROM opportunities WHERE customer_id = ? AND status = 'open' ORDER BY opened_at DESC "
         "LIMIT 20", [customer_id]))
-    customer["last_interactions"] = _rows(db.execute(
+    customer["last_interactions"] = as_dicts(db.execute(
         "SELECT occurred_at, kind, event_type, summary FROM timeline WHERE customer_id = ? "
         "ORDER BY occurred_at DESC, position DESC LIMIT 5", [customer_id]))
     customer.update(customer360.extras(db, tenant_id, customer_id))

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
+from readmodels.rows import as_dicts
 
 DETAIL_COLUMNS = ("id", "version", "pipeline_id", "customer_id", "title", "value", "currency",
                   "stage", "status", "probability", "owner", "source", "expected_close",
@@ -16,13 +17,8 @@ HISTORY_COLUMNS = ("version", "changed_at", "change", "actor", "stage", "previou
                    "probability", "expected_close", "status")
 
 
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
-
-
 def get_deal(db, tenant_id: str, deal_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(DETAIL_COLUMNS)} FROM deals "
+    found = as_dicts(db.execute(f"SELECT {', '.join(DETAIL_COLUMNS)} FROM deals "
                              "WHERE id = ? AND tenant_id = ? AND opened_at IS NOT NULL",
                              [deal_id, tenant_id]))
     if not found:
@@ -40,12 +36,12 @@ def stage_history(db, tenant_id: str, deal_id: UUID, as_of: datetime) -> dict[st
     An interval runs from entering a stage to the next stage change or closing
     (or ``as_of`` while the deal is still there). Days are fractional.
     """
-    changes = _rows(db.execute(
+    changes = as_dicts(db.execute(
         f"SELECT {', '.join(HISTORY_COLUMNS)} FROM deal_history WHERE deal_id = ? AND tenant_id = ? "
         "ORDER BY version", [deal_id, tenant_id]))
     for row in changes:
         row["amount"] = None if row["amount"] is None else str(row["amount"])
-    intervals = _rows(db.execute(f"""
+    intervals = as_dicts(db.execute(f"""
         WITH h AS (
             SELECT version, changed_at, change,
                    last_value(stage IGNORE NULLS) OVER w AS stage,
@@ -73,7 +69,7 @@ def stage_history(db, tenant_id: str, deal_id: UUID, as_of: datetime) -> dict[st
 
 def open_deals(db, tenant_id: str) -> list[dict[str, Any]]:
     """Every open deal with what the automation sweep needs (its activity and stage times)."""
-    return _rows(db.execute(
+    return as_dicts(db.execute(
         "SELECT id, title, status, stage, value, currency, owner, customer_id, pipeline_id, "
         "last_activity_at, stage_entered_at FROM deals WHERE tenant_id = ? AND status = 'open' "
         "AND opened_at IS NOT NULL ORDER BY id", [tenant_id]))

@@ -10,15 +10,11 @@ from uuid import UUID
 import orjson
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 DEFAULT_BANT_RULE = {"required": [], "minimum": 4}
 QUEUE_COLUMNS = ("c.id", "c.name", "c.email", "c.source", "l.stage", "l.owner", "l.lead_since",
                  "l.bant_qualified", "l.assigned_at")
-
-
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def lead_queue(db, tenant_id: str, *, stage: str | None = None, owner: str | None = None,
@@ -41,7 +37,7 @@ def lead_queue(db, tenant_id: str, *, stage: str | None = None, owner: str | Non
         lead_since, last_id = keyset.decode(cursor, 2)
         where.append("(l.lead_since, c.id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [lead_since, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(QUEUE_COLUMNS)} FROM lifecycle l JOIN customers c ON c.id = l.customer_id "
         f"WHERE {' AND '.join(where)} ORDER BY l.lead_since, c.id LIMIT ?", params + [limit + 1]))
     for row in rows:
@@ -63,7 +59,7 @@ def conversion(db, tenant_id: str, period: str, since: datetime | None = None,
     if until:
         bounds.append("p < ?::TIMESTAMPTZ")
         bound_params.append(until)
-    rows = _rows(db.execute(f"""
+    rows = as_dicts(db.execute(f"""
         WITH funnel AS (SELECT * FROM lifecycle WHERE {' AND '.join(where)}),
         cohorts AS (
             SELECT date_trunc(?, lead_since) AS p, count(*) AS leads, count(qualified_at) AS qualified,
@@ -87,7 +83,7 @@ def conversion(db, tenant_id: str, period: str, since: datetime | None = None,
 
 
 def lead_of_customer(db, customer_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(
+    found = as_dicts(db.execute(
         "SELECT stage, owner, lead_since, qualified_at, converted_at, bant, bant_qualified, "
         "assignment_method FROM lifecycle WHERE customer_id = ?", [customer_id]))
     if not found:
@@ -108,5 +104,5 @@ def settings(db, tenant_id: str) -> dict[str, Any]:
 
 
 def teams(db, tenant_id: str) -> list[dict[str, Any]]:
-    return _rows(db.execute("SELECT name, coalesce(members, []) AS members, turns FROM teams "
+    return as_dicts(db.execute("SELECT name, coalesce(members, []) AS members, turns FROM teams "
                             "WHERE tenant_id = ? ORDER BY name", [tenant_id]))

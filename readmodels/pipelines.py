@@ -15,6 +15,7 @@ import orjson
 
 from domain.pipeline import DEFAULT_STAGES
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 DEFAULT_NAME = "Default"
 CENT = Decimal("0.01")
@@ -25,16 +26,11 @@ def percent_of(amount: Decimal, percent: int | Decimal) -> Decimal:
     return (Decimal(amount) * Decimal(percent) / 100).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
-
-
 def _stages(db, pipeline_ids: list[UUID]) -> dict[UUID, list[dict[str, Any]]]:
     found: dict[UUID, list[dict[str, Any]]] = {pid: [] for pid in pipeline_ids}
     if not pipeline_ids:
         return found
-    for row in _rows(db.execute(
+    for row in as_dicts(db.execute(
             "SELECT pipeline_id, stage_id AS id, name, probability, rotting_days, kind, archived, "
             "position FROM pipeline_stages WHERE pipeline_id IN "
             f"({', '.join('?' * len(pipeline_ids))}) ORDER BY pipeline_id, position",
@@ -50,7 +46,7 @@ def default_pipeline() -> dict[str, Any]:
 
 def list_pipelines(db, tenant_id: str) -> list[dict[str, Any]]:
     """The default pipeline first, then the tenant's own by name."""
-    rows = _rows(db.execute("SELECT id, name, version, automation FROM pipelines "
+    rows = as_dicts(db.execute("SELECT id, name, version, automation FROM pipelines "
                             "WHERE tenant_id = ? ORDER BY name, id", [tenant_id]))
     stages = _stages(db, [row["id"] for row in rows])
     for row in rows:
@@ -62,7 +58,7 @@ def list_pipelines(db, tenant_id: str) -> list[dict[str, Any]]:
 def get_pipeline(db, tenant_id: str, pipeline_id: UUID | None) -> dict[str, Any] | None:
     if pipeline_id is None:
         return default_pipeline()
-    rows = _rows(db.execute("SELECT id, name, version, automation FROM pipelines "
+    rows = as_dicts(db.execute("SELECT id, name, version, automation FROM pipelines "
                             "WHERE id = ? AND tenant_id = ?", [pipeline_id, tenant_id]))
     if not rows:
         return None
@@ -94,7 +90,7 @@ def board(db, tenant_id: str, pipeline: dict[str, Any], as_of: datetime, stage: 
     Archived stages appear only while deals are in them. Totals are per currency.
     """
     pid = pipeline["id"]
-    totals = _rows(db.execute(
+    totals = as_dicts(db.execute(
         "SELECT stage, currency, count(*) AS count, sum(value) AS total, "
         "sum(value * probability) AS weighted FROM deals "
         "WHERE tenant_id = ? AND pipeline_id IS NOT DISTINCT FROM ? AND "
@@ -132,7 +128,7 @@ def _column(db, tenant_id: str, pid: UUID | None, stage: dict[str, Any], as_of: 
         entered_at, last_id = keyset.decode(cursor, 2)
         where.append("(stage_entered_at, id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [entered_at, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE {' AND '.join(where)} "
         "ORDER BY stage_entered_at, id LIMIT ?", params + [limit + 1]))
     page = keyset.page(rows, limit, ("stage_entered_at", "id"))

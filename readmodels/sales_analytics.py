@@ -13,14 +13,10 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from readmodels.pipelines import CENT, percent_of
+from readmodels.rows import as_dicts
 
 DAY = 86400
 STAGE_ENTRIES = "('opened', 'stage', 'won', 'lost', 'reopened')"
-
-
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -54,7 +50,7 @@ class _Scope:
         it reached (won deals reached them all)."""
         stages = [s["id"] for s in self.open_stages]
         last = len(stages) - 1
-        return _rows(db.execute(f"""
+        return as_dicts(db.execute(f"""
             WITH idx AS (SELECT unnest(?::VARCHAR[]) AS stage, unnest(?::INTEGER[]) AS idx)
             SELECT d.id, d.status,
                    CASE WHEN d.status = 'won' THEN {last} ELSE max(i.idx) END AS deepest
@@ -68,7 +64,7 @@ def analytics(db, tenant_id: str, pipeline: dict[str, Any], start: datetime, end
               as_of: datetime, currency: str | None) -> dict[str, Any]:
     scope = _Scope(tenant_id, pipeline, currency)
     in_period = "closed_at >= ? AND closed_at < ?"
-    totals = _rows(db.execute(f"""
+    totals = as_dicts(db.execute(f"""
         SELECT count(*) FILTER (WHERE status = 'won' AND {in_period}) AS won,
                count(*) FILTER (WHERE status = 'lost' AND {in_period}) AS lost,
                sum(value) FILTER (WHERE status = 'won' AND {in_period}) AS won_value,
@@ -112,7 +108,7 @@ def _conversion(db, scope: _Scope, start: datetime, end: datetime) -> list[dict[
 
 def _time_in_stage(db, scope: _Scope, start: datetime, end: datetime) -> list[dict[str, Any]]:
     """Average days in each stage over the stays that began in the period and have ended."""
-    rows = _rows(db.execute(f"""
+    rows = as_dicts(db.execute(f"""
         WITH h AS (
             SELECT h.deal_id, h.version, h.changed_at, h.change,
                    last_value(h.stage IGNORE NULLS) OVER w AS stage,
@@ -138,7 +134,7 @@ def rotting_deals(db, tenant_id: str, pipeline: dict[str, Any], as_of: datetime,
     stages = [s for s in scope.open_stages if s["rotting_days"]]
     if not stages:
         return []
-    rows = _rows(db.execute(f"""
+    rows = as_dicts(db.execute(f"""
         WITH s AS (SELECT unnest(?::VARCHAR[]) AS stage, unnest(?::INTEGER[]) AS rotting_days)
         SELECT d.id, d.title, d.stage, d.owner, d.customer_id, d.value, d.currency,
                d.last_activity_at, s.rotting_days,
@@ -191,17 +187,17 @@ def forecast(db, tenant_id: str, pipeline: dict[str, Any], first_month: date, mo
     commit / worst cases, and the weighted forecast as it stood when the month began."""
     scope = _Scope(tenant_id, pipeline, currency)
     month_list = _months(first_month, months)
-    open_rows = {r["month"]: r for r in _rows(db.execute(f"""
+    open_rows = {r["month"]: r for r in as_dicts(db.execute(f"""
         SELECT CAST(date_trunc('month', d.expected_close) AS DATE) AS month, count(*) AS deals,
                sum(d.value) AS total, sum(d.value * d.probability) AS weighted,
                coalesce(sum(d.value) FILTER (WHERE d.probability >= ?), 0) AS commit
         FROM deals d WHERE {scope.where} AND d.status = 'open' AND d.expected_close IS NOT NULL
         GROUP BY 1""", [commit_threshold, *scope.params]))}
-    won_rows = {r["month"]: r for r in _rows(db.execute(f"""
+    won_rows = {r["month"]: r for r in as_dicts(db.execute(f"""
         SELECT CAST(date_trunc('month', d.closed_at) AS DATE) AS month, count(*) AS deals,
                sum(d.value) AS total
         FROM deals d WHERE {scope.where} AND d.status = 'won' GROUP BY 1""", scope.params))}
-    then_rows = {r["month"]: r for r in _rows(db.execute(f"""
+    then_rows = {r["month"]: r for r in as_dicts(db.execute(f"""
         WITH h AS (
             SELECT h.deal_id, h.version, h.changed_at,
                    last_value(h.amount IGNORE NULLS) OVER w AS amount,
@@ -218,7 +214,7 @@ def forecast(db, tenant_id: str, pipeline: dict[str, Any], first_month: date, mo
         SELECT month, count(*) AS deals, sum(amount * probability) AS weighted FROM snap
         WHERE status = 'open' AND CAST(date_trunc('month', expected_close) AS DATE) = month
         GROUP BY month""", [*scope.params, month_list]))}
-    unscheduled = _rows(db.execute(
+    unscheduled = as_dicts(db.execute(
         f"SELECT count(*) AS deals, coalesce(sum(d.value), 0) AS total, "
         f"coalesce(sum(d.value * d.probability), 0) AS weighted FROM deals d WHERE {scope.where} "
         "AND d.status = 'open' AND d.expected_close IS NULL", scope.params))[0]

@@ -7,16 +7,12 @@ from typing import Any
 from uuid import UUID
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 COLUMNS = ("id", "title", "due_at", "priority", "assignee", "customer_id", "opportunity_id",
            "status", "created_at", "completed_at", "updated_at")
 # Tasks without a due time sort after every dated one.
 _SORT_DUE = "coalesce(due_at, 'infinity'::TIMESTAMPTZ)"
-
-
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def list_tasks(db, tenant_id: str, *, now: datetime, assignee: str | None = None,
@@ -51,7 +47,7 @@ def list_tasks(db, tenant_id: str, *, now: datetime, assignee: str | None = None
         sort_due, last_id = keyset.decode(cursor, 2)
         where.append(f"({_SORT_DUE}, id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [sort_due, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(COLUMNS)}, {_SORT_DUE}::VARCHAR AS sort_due FROM tasks "
         f"WHERE {' AND '.join(where)} ORDER BY {_SORT_DUE}, id LIMIT ?", params + [limit + 1]))
     result = keyset.page(rows, limit, ("sort_due", "id"))
@@ -62,12 +58,12 @@ def list_tasks(db, tenant_id: str, *, now: datetime, assignee: str | None = None
 
 
 def get_task(db, tenant_id: str, task_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?",
+    found = as_dicts(db.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?",
                              [task_id, tenant_id]))
     return found[0] if found else None
 
 
 def open_tasks_of_customer(db, customer_id: UUID, limit: int = 20) -> list[dict[str, Any]]:
-    return _rows(db.execute(
+    return as_dicts(db.execute(
         "SELECT id, title, due_at, priority, assignee FROM tasks WHERE customer_id = ? "
         f"AND status = 'open' ORDER BY {_SORT_DUE}, id LIMIT ?", [customer_id, limit]))

@@ -8,16 +8,12 @@ from uuid import UUID
 import orjson
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 TEMPLATE_COLUMNS = ("id", "name", "channel", "status", "latest_version", "approved_version",
                     "created_at", "updated_at")
 VERSION_COLUMNS = ("version", "subject", "html", "text", "sms", "note", "status", "drafted_at",
                    "drafted_by", "reviewed_at", "reviewed_by", "review_note")
-
-
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
 
 
 def list_templates(db, tenant_id: str, *, channel: str | None = None, status: str | None = None,
@@ -34,7 +30,7 @@ def list_templates(db, tenant_id: str, *, channel: str | None = None, status: st
         created_at, last_id = keyset.decode(cursor, 2)
         where.append("(created_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
         params += [created_at, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM templates WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, id DESC LIMIT ?", params + [limit + 1]))
     return keyset.page(rows, limit, ("created_at", "id"))
@@ -46,12 +42,12 @@ def _version(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def get_template(db, tenant_id: str, template_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM templates "
+    found = as_dicts(db.execute(f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM templates "
                              "WHERE id = ? AND tenant_id = ?", [template_id, tenant_id]))
     if not found:
         return None
     template = found[0]
-    template["versions"] = [_version(row) for row in _rows(db.execute(
+    template["versions"] = [_version(row) for row in as_dicts(db.execute(
         f"SELECT {', '.join(VERSION_COLUMNS)} FROM template_versions WHERE template_id = ? "
         "ORDER BY version", [template_id]))]
     return template
@@ -60,7 +56,7 @@ def get_template(db, tenant_id: str, template_id: UUID) -> dict[str, Any] | None
 def customer_values(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:
     """A customer's profile, every active custom field (None when unset) and the newest order:
     what :func:`domain.rendering.context` takes. None if no such customer in this tenant."""
-    found = _rows(db.execute("SELECT id, name, email, phone, source, tags FROM customers "
+    found = as_dicts(db.execute("SELECT id, name, email, phone, source, tags FROM customers "
                              "WHERE id = ? AND tenant_id = ?", [customer_id, tenant_id]))
     if not found:
         return None
@@ -69,7 +65,7 @@ def customer_values(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | N
                   "SELECT d.key, v.value_json FROM custom_field_definitions d "
                   "LEFT JOIN custom_field_values v ON v.customer_id = ? AND v.key = d.key "
                   "WHERE d.tenant_id = ? AND NOT d.retired", [customer_id, tenant_id]).fetchall()}
-    orders = _rows(db.execute(
+    orders = as_dicts(db.execute(
         "SELECT order_id, amount, currency, item_count, occurred_at FROM orders "
         "WHERE customer_id = ? ORDER BY occurred_at DESC LIMIT 1", [customer_id]))
     return {"customer": found[0], "custom": custom, "order": orders[0] if orders else None}

@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from readmodels import cursor as keyset
+from readmodels.rows import as_dicts
 
 SUBSCRIPTION_COLUMNS = ("id", "url", "event_types", "description", "status", "secret_rotated_at",
                         "created_at", "updated_at")
@@ -18,19 +19,14 @@ ATTEMPT_COLUMNS = ("attempt", "worker", "started_at", "finished_at", "outcome", 
                    "error", "duration_ms")
 
 
-def _rows(result) -> list[dict[str, Any]]:
-    columns = [d[0] for d in result.description]
-    return [dict(zip(columns, row)) for row in result.fetchall()]
-
-
 def list_subscriptions(db, tenant_id: str, include_deleted: bool = False) -> list[dict[str, Any]]:
     where = "" if include_deleted else " AND status <> 'deleted'"
-    return _rows(db.execute(f"SELECT {', '.join(SUBSCRIPTION_COLUMNS)} FROM webhook_subscriptions "
+    return as_dicts(db.execute(f"SELECT {', '.join(SUBSCRIPTION_COLUMNS)} FROM webhook_subscriptions "
                             f"WHERE tenant_id = ?{where} ORDER BY created_at, id", [tenant_id]))
 
 
 def get_subscription(db, tenant_id: str, subscription_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(SUBSCRIPTION_COLUMNS)} FROM webhook_subscriptions "
+    found = as_dicts(db.execute(f"SELECT {', '.join(SUBSCRIPTION_COLUMNS)} FROM webhook_subscriptions "
                              "WHERE id = ? AND tenant_id = ?", [subscription_id, tenant_id]))
     if not found:
         return None
@@ -46,7 +42,7 @@ def _attempts(db, delivery_ids: list) -> dict[Any, list[dict[str, Any]]]:
     if not delivery_ids:
         return {}
     found: dict[Any, list] = {delivery_id: [] for delivery_id in delivery_ids}
-    for row in _rows(db.execute(
+    for row in as_dicts(db.execute(
             f"SELECT delivery_id, {', '.join(ATTEMPT_COLUMNS)} FROM webhook_attempts WHERE "
             f"delivery_id IN ({', '.join('?' * len(delivery_ids))}) ORDER BY delivery_id, attempt",
             delivery_ids)):
@@ -69,7 +65,7 @@ def deliveries(db, tenant_id: str, *, subscription_id: UUID | None = None,
         position, last_id = keyset.decode(cursor, 2)
         where.append("(position, id) < (?, ?::UUID)")
         params += [position, last_id]
-    rows = _rows(db.execute(
+    rows = as_dicts(db.execute(
         f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM webhook_deliveries WHERE {' AND '.join(where)} "
         "ORDER BY position DESC, id DESC LIMIT ?", params + [limit + 1]))
     result = keyset.page(rows, limit, ("position", "id"))
@@ -80,7 +76,7 @@ def deliveries(db, tenant_id: str, *, subscription_id: UUID | None = None,
 
 
 def get_delivery(db, tenant_id: str, delivery_id: UUID) -> dict[str, Any] | None:
-    found = _rows(db.execute(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM webhook_deliveries "
+    found = as_dicts(db.execute(f"SELECT {', '.join(DELIVERY_COLUMNS)} FROM webhook_deliveries "
                              "WHERE id = ? AND tenant_id = ?", [delivery_id, tenant_id]))
     if not found:
         return None
