@@ -20,7 +20,7 @@ property test checks against a brute-force Python computation:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
