@@ -122,8 +122,9 @@ class KafkaFeed(threading.Thread):
         if topic is None or not topic.partitions:
             if offsets:
                 raise ResetNeeded("the topic disappeared")
+            if self.state != "waiting for the topic":  # said once, not every second
+                emit(log, "feed.waiting_for_topic", topic=self.topic)
             self.state = "waiting for the topic"
-            emit(log, "feed.waiting_for_topic", topic=self.topic)
             self.stopping.wait(1.0)
             return None
         partitions = [TopicPartition(self.topic, p) for p in topic.partitions]
