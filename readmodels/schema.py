@@ -9,10 +9,9 @@ readers never see a half-built read model.
 
 from __future__ import annotations
 
+from readmodels.profile_schema import PROFILE_TABLES
 from readmodels.sales_schema import SALES_TABLES
 from readmodels.marketing_schema import MARKETING_TABLES
-
-from readmodels.profile_schema import PROFILE_TABLES
 
 # projection name -> {table: (column definitions, primary key or None, indexed columns)}
 TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]] = {
