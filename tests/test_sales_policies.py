@@ -149,3 +149,33 @@ def test_the_daily_sweep_through_http(make_tenant, module_app):
                                           token=f"{UUID(run['created'][-1]).hex}.1").json()["items"]}
     titles = sorted((tasks[t]["opportunity_id"], tasks[t]["priority"]) for t in run["created"])
     assert titles == sorted([(idle["id"], "normal"), (idle["id"], "high"), (stale["id"], "high")])
+
+
+def test_the_scheduler_sweeps_every_tenant_with_deals_daily(make_tenant, module_app):
+    from workers.projector import read_log
+    from workers.sales_sweep import DailySalesSweep, next_sweep
+
+    shop = make_tenant("Daily Sweep Shop")
+    real_now = datetime.now(timezone.utc)
+    customer = shop.register()
+    made = shop.post("/v1/opportunities", {
+        "customer_id": customer["id"], "title": "Stale deal", "value": "10", "currency": "GBP",
+        "owner": "bo", "occurred_at": (real_now - timedelta(days=40)).isoformat()}).json()
+    shop.get("/v1/pipelines", token=made["consistency_token"])
+    crm = module_app.state.crm
+    job = DailySalesSweep(crm, module_app.state.store)
+    position = 0
+    while batch := read_log(crm, position):
+        for envelope in batch:
+            job.observe(envelope)
+        position = batch[-1].position
+
+    first = next_sweep(real_now)  # the first sweep hour after the deal was recorded
+    assert shop.id in job.due(first)
+    job.perform(shop.id, first)
+    assert len(job.results[shop.id]["created"]) == 1  # the default pipeline's rotting alert
+    assert job.waiting.times[shop.id] == next_sweep(first) == first + timedelta(days=1)
+    assert job.due(first) == []
+    job.perform(shop.id, next_sweep(first))  # the next day: nothing twice
+    assert job.results[shop.id]["created"] == []
+    assert job.results[shop.id]["already_existed"]

@@ -36,7 +36,7 @@ def _stopping() -> threading.Event:
 
 
 def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
-          segment_members=None):
+          segment_members=None, store=None):
     """The worker object of ``kind`` (has ``run(stopping)``). ``segment_members`` lets the
     scheduler launch campaigns whose audience is a segment (it needs a read store)."""
     name = worker_name(kind)
@@ -50,7 +50,11 @@ def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
         return LogWorker(crm, [sender])
     if kind == "scheduler":
         from workers.scheduler import SchedulerWorker
-        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing),
+        jobs = _automation_jobs(crm, marketing)
+        if store is not None:  # the daily sales sweep judges deals by the read models
+            from workers.sales_sweep import DailySalesSweep
+            jobs.append(DailySalesSweep(crm, store))
+        return SchedulerWorker(crm, per_minute=rates, extra_jobs=jobs,
                                segment_members=segment_members)
     if kind == "webhooks":
         from workers.log_worker import LogWorker
@@ -78,7 +82,7 @@ def start_embedded(settings: Settings, store=None) -> threading.Event:
 
     def run(kind: str) -> None:
         try:
-            build(kind, crm, settings, marketing, segment_lookup(store)).run(stopping)
+            build(kind, crm, settings, marketing, segment_lookup(store), store).run(stopping)
         except Exception:
             log.exception("embedded %s worker stopped", kind)
     threads = [threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True)

@@ -266,3 +266,15 @@ def sales_automation(crm: Crm, e: Envelope) -> str | None:
                 causation_id=e.event_id)
     execute(crm, meta, actions)
     return "acted"
+
+
+def run_sweep(crm: Crm, db, meta: Meta, now: datetime) -> dict[str, list[UUID]]:
+    """One tenant's sweep over the read models (``db``, a read cursor): each pipeline's idle
+    and rotting policies over the open deals, and quotes past their valid-until day."""
+    from readmodels import deals, pipelines, quotes  # the read side, only where a store is
+
+    by_id = {p["id"]: p for p in pipelines.list_pipelines(db, meta.tenant_id)}
+    facts = [DealFacts.from_row(row) for row in deals.open_deals(db, meta.tenant_id)]
+    actions = sweep(facts, by_id, now)
+    actions += expire_lapsed_quotes(quotes.lapsed_quotes(db, meta.tenant_id, now), now)
+    return execute(crm, meta, actions, now)
