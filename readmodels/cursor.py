@@ -32,3 +32,11 @@ def page(rows: list[dict], limit: int, sort_keys: tuple[str, ...]) -> dict[str, 
     more = len(rows) > limit
     return {"items": items,
             "next_cursor": encode([items[-1][k] for k in sort_keys]) if more else None}
+
+
+def older_than(cursor: str | None, time_column: str = "created_at") -> tuple[list[str], list[Any]]:
+    """The keyset condition of a newest-first list sorted by (``time_column``, id)."""
+    if not cursor:
+        return [], []
+    moment, last_id = decode(cursor, 2)
+    return [f"({time_column}, id) < (?::TIMESTAMPTZ, ?::UUID)"], [moment, last_id]

@@ -23,33 +23,44 @@ def list_customers(db, tenant_id: str, *, q: str | None = None, tag: str | None 
     ``custom`` filters on custom field values: ``(key, operator, value)``, see
     :func:`readmodels.custom_fields.filters`.
     """
-    where, params = custom_fields.filters(db, tenant_id, custom or [], "customers.id")
-    where, params = ["tenant_id = ?", *where], [tenant_id, *params]
-    if q:
-        prefix = q.lower()
-        # lower(email): an address keeps its local part's capitals (Ada.Potter@), a search should not care
-        where.append("(starts_with(name_lower, ?) OR starts_with(lower(email), ?))")
-        params += [prefix, prefix]
-    if tag:
-        where.append("list_contains(tags, ?)")
-        params.append(tag.lower())
-    if status:
-        where.append("status = ?")
-        params.append(status)
-    if created_from:
-        where.append("created_at >= ?")
-        params.append(created_from)
-    if created_to:
-        where.append("created_at < ?")
-        params.append(created_to)
-    if cursor:
-        created_at, last_id = keyset.decode(cursor, 2)
-        where.append("(created_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
-        params += [created_at, last_id]
+    where, params = directory_filters(db, tenant_id, "customers", q=q, tag=tag, status=status,
+                                      created_from=created_from, created_to=created_to,
+                                      custom=custom)
+    clause, values = keyset.older_than(cursor, "created_at")
+    where += clause
+    params += values
     sql = (f"SELECT {', '.join(DIRECTORY_COLUMNS)} FROM customers WHERE {' AND '.join(where)} "
            "ORDER BY created_at DESC, id DESC LIMIT ?")
     rows = as_dicts(db.execute(sql, params + [limit + 1]))
     return keyset.page(rows, limit, ("created_at", "id"))
+
+
+def directory_filters(db, tenant_id: str, table: str, *, q: str | None = None,
+                      tag: str | None = None, status: str | None = None,
+                      created_from: datetime | None = None, created_to: datetime | None = None,
+                      custom: list[tuple[str, str, str]] | None = None) -> tuple[list[str], list]:
+    """The directory's filters as SQL conditions on ``table`` (a name or alias of customers),
+    shared by the list and the exports so both select the same customers."""
+    where, params = custom_fields.filters(db, tenant_id, custom or [], f"{table}.id")
+    where, params = [f"{table}.tenant_id = ?", *where], [tenant_id, *params]
+    if q:
+        prefix = q.lower()
+        # lower(email): an address keeps its local part's capitals (Ada.Potter@), a search should not care
+        where.append(f"(starts_with({table}.name_lower, ?) OR starts_with(lower({table}.email), ?))")
+        params += [prefix, prefix]
+    if tag:
+        where.append(f"list_contains({table}.tags, ?)")
+        params.append(tag.lower())
+    if status:
+        where.append(f"{table}.status = ?")
+        params.append(status)
+    if created_from:
+        where.append(f"{table}.created_at >= ?")
+        params.append(created_from)
+    if created_to:
+        where.append(f"{table}.created_at < ?")
+        params.append(created_to)
+    return where, params
 
 
 def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:

@@ -10,6 +10,7 @@ from uuid import UUID
 import orjson
 
 from readmodels import custom_fields
+from readmodels.customers import directory_filters
 
 BASE_COLUMNS = ("id", "name", "email", "phone", "source", "tags", "status", "lifecycle_stage",
                 "owner", "order_count", "lifetime_spend", "currency", "last_order_at",
@@ -33,27 +34,13 @@ def export_rows(db, tenant_id: str, *, segment_id: UUID | None = None, q: str | 
                 custom: list[tuple[str, str, str]] | None = None) -> Iterator[dict[str, Any]]:
     """Every matching customer (a segment's members, or the directory filters), oldest first,
     read page by page so that a large export never holds all rows at once."""
-    where, params = custom_fields.filters(db, tenant_id, custom or [], "c.id")
-    where, params = ["c.tenant_id = ?", *where], [tenant_id, *params]
+    where, params = directory_filters(db, tenant_id, "c", q=q, tag=tag, status=status,
+                                      created_from=created_from, created_to=created_to,
+                                      custom=custom)
     if segment_id is not None:
         where.append("c.id IN (SELECT customer_id FROM segment_members WHERE segment_id = ? "
                      "AND is_member)")
         params.append(segment_id)
-    if q:
-        where.append("(starts_with(c.name_lower, ?) OR starts_with(lower(c.email), ?))")
-        params += [q.lower(), q.lower()]
-    if tag:
-        where.append("list_contains(c.tags, ?)")
-        params.append(tag.lower())
-    if status:
-        where.append("c.status = ?")
-        params.append(status)
-    if created_from:
-        where.append("c.created_at >= ?")
-        params.append(created_from)
-    if created_to:
-        where.append("c.created_at < ?")
-        params.append(created_to)
     keys = [d["key"] for d in custom_fields.definitions(db, tenant_id)]
     after: list[Any] | None = None
     while True:

@@ -19,10 +19,9 @@ def list_opportunities(db, tenant_id: str, *, stage: str | None = None, status: 
         if value is not None:
             where.append(f"{column} = ?")
             params.append(value)
-    if cursor:
-        opened_at, last_id = keyset.decode(cursor, 2)
-        where.append("(opened_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
-        params += [opened_at, last_id]
+    clause, values = keyset.older_than(cursor, "opened_at")
+    where += clause
+    params += values
     result = db.execute(
         f"SELECT {', '.join(COLUMNS)} FROM opportunities WHERE {' AND '.join(where)} "
         "ORDER BY opened_at DESC, id DESC LIMIT ?", params + [limit + 1])

@@ -26,10 +26,9 @@ def list_templates(db, tenant_id: str, *, channel: str | None = None, status: st
     if status:
         where.append("status = ?")
         params.append(status)
-    if cursor:
-        created_at, last_id = keyset.decode(cursor, 2)
-        where.append("(created_at, id) < (?::TIMESTAMPTZ, ?::UUID)")
-        params += [created_at, last_id]
+    clause, values = keyset.older_than(cursor, "created_at")
+    where += clause
+    params += values
     rows = as_dicts(db.execute(
         f"SELECT {', '.join(TEMPLATE_COLUMNS)} FROM templates WHERE {' AND '.join(where)} "
         "ORDER BY created_at DESC, id DESC LIMIT ?", params + [limit + 1]))
