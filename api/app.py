@@ -2,7 +2,8 @@
 
 ``all`` (the embedded default) serves commands and queries and runs the
 projector on the local event store's log in the same process. ``command`` and
-``query`` are the server-mode roles (see docs/OPERATIONS.md).
+``query`` are the server-mode roles (see docs/OPERATIONS.md). Every node with
+read models (``all``, ``query``) also runs the node jobs (workers/node_jobs.py).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from commands.settings import Settings
 from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
+from workers.node_jobs import NodeJobs, caught_up, node_jobs
 from workers.projector import LogTailer, Projector
 from workers.rebuilds import Rebuilds
 from workers.segment_refresher import SegmentRefresher, also_running
@@ -81,14 +83,17 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
         crm.close()
 
     refresher = SegmentRefresher(projector) if projector else None  # time-dependent segments
+    # Daily sales jobs and the like: they judge by the read models, so every such node runs them.
+    jobs = NodeJobs(node_jobs(crm, store), ready=caught_up(crm, store, feed)) if store else None
     app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION,
-                  lifespan=also_running(lifespan, refresher))
+                  lifespan=also_running(lifespan, refresher, jobs))
     app.state.settings = settings
     app.state.crm = crm
     app.state.callers = CallerCache(crm, settings.auth_cache_seconds)
     app.state.store = store
     app.state.projector = projector
     app.state.segment_refresher = refresher
+    app.state.node_jobs = jobs
     app.state.rebuilds = rebuilds
     app.state.admin_token = admin_token(settings)
     app.state.head_position = lambda: crm.recorder.max_notification_id() or 0

@@ -23,6 +23,10 @@ from api.app import create_app
 from commands.settings import Settings
 from commands.tenants import create_tenant
 
+# Node jobs (daily sales sweep, renewal reminders) would tick on the wall clock in every test's
+# app after a minute and create tasks the tests do not expect; tests that need them turn them on.
+os.environ.setdefault("CRM_NODE_JOBS", "0")
+
 POSTGRES_URL = os.environ.get("CRM_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 
 

@@ -151,9 +151,8 @@ def test_the_daily_sweep_through_http(make_tenant, module_app):
     assert titles == sorted([(idle["id"], "normal"), (idle["id"], "high"), (stale["id"], "high")])
 
 
-def test_the_scheduler_sweeps_every_tenant_with_deals_daily(make_tenant, module_app):
-    from workers.projector import read_log
-    from workers.sales_sweep import DailySalesSweep, next_sweep
+def test_the_daily_sweep_node_job_sweeps_every_tenant_with_deals_once_a_day(make_tenant, module_app):
+    from workers.sales_sweep import DAILY_HOUR, daily_sales_sweep
 
     shop = make_tenant("Daily Sweep Shop")
     real_now = datetime.now(timezone.utc)
@@ -162,20 +161,16 @@ def test_the_scheduler_sweeps_every_tenant_with_deals_daily(make_tenant, module_
         "customer_id": customer["id"], "title": "Stale deal", "value": "10", "currency": "GBP",
         "owner": "bo", "occurred_at": (real_now - timedelta(days=40)).isoformat()}).json()
     shop.get("/v1/pipelines", token=made["consistency_token"])
-    crm = module_app.state.crm
-    job = DailySalesSweep(crm, module_app.state.store)
-    position = 0
-    while batch := read_log(crm, position):
-        for envelope in batch:
-            job.observe(envelope)
-        position = batch[-1].position
+    job = daily_sales_sweep(module_app.state.crm, module_app.state.store)
 
-    first = next_sweep(real_now)  # the first sweep hour after the deal was recorded
-    assert shop.id in job.due(first)
-    job.perform(shop.id, first)
+    morning = (real_now + timedelta(days=1)).replace(hour=DAILY_HOUR, minute=0, second=0,
+                                                     microsecond=0)
+    job.tick(morning - timedelta(minutes=1))  # still the previous sales day: swept for it
     assert len(job.results[shop.id]["created"]) == 1  # the default pipeline's rotting alert
-    assert job.waiting.times[shop.id] == next_sweep(first) == first + timedelta(days=1)
-    assert job.due(first) == []
-    job.perform(shop.id, next_sweep(first))  # the next day: nothing twice
+    first = job.results[shop.id]
+    job.tick(morning - timedelta(seconds=1))  # the same sales day: not swept again
+    assert job.results[shop.id] is first
+    job.tick(morning)  # a new sales day: swept again, and nothing is created twice
+    assert job.results[shop.id] is not first
     assert job.results[shop.id]["created"] == []
-    assert job.results[shop.id]["already_existed"]
+    assert job.results[shop.id]["already_existed"] == first["created"]

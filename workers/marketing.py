@@ -36,9 +36,12 @@ def _stopping() -> threading.Event:
 
 
 def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
-          segment_members=None, store=None):
+          segment_members=None):
     """The worker object of ``kind`` (has ``run(stopping)``). ``segment_members`` lets the
-    scheduler launch campaigns whose audience is a segment (it needs a read store)."""
+    scheduler launch campaigns whose audience is a segment (it needs a read store).
+
+    Jobs that judge by the read models (the daily sales sweep, renewal reminders)
+    are not here: every node with a read store runs them (workers/node_jobs.py)."""
     name = worker_name(kind)
     rates = {channel: marketing.per_minute(channel) for channel in ("email", "sms", "whatsapp")}
     if kind == "sender":
@@ -50,11 +53,7 @@ def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
         return LogWorker(crm, [sender])
     if kind == "scheduler":
         from workers.scheduler import SchedulerWorker
-        jobs = _automation_jobs(crm, marketing)
-        if store is not None:  # the daily sales sweep judges deals by the read models
-            from workers.sales_sweep import DailySalesSweep
-            jobs.append(DailySalesSweep(crm, store))
-        return SchedulerWorker(crm, per_minute=rates, extra_jobs=jobs,
+        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing),
                                segment_members=segment_members)
     if kind == "webhooks":
         from workers.log_worker import LogWorker
@@ -72,9 +71,10 @@ def _automation_jobs(crm: Crm, marketing: MarketingSettings) -> list:
 
 
 def start_embedded(settings: Settings, store=None) -> threading.Event:
-    """The embedded mode (``crm serve``): every marketing worker in a thread of this process,
-    with its own connection to the event store; ``store``, the process's read store, gives the
-    scheduler segment audiences. Set the returned event to stop them."""
+    """The embedded mode (``crm serve``): every marketing worker, and the automation policies
+    following the log (workers/policy_runner.py), in a thread of this process, with their own
+    connection to the event store; ``store``, the process's read store, gives the scheduler
+    segment audiences. Set the returned event to stop them."""
     from readmodels.campaigns import segment_lookup
     stopping = threading.Event()
     crm = Crm(settings.event_store_url)
@@ -82,11 +82,15 @@ def start_embedded(settings: Settings, store=None) -> threading.Event:
 
     def run(kind: str) -> None:
         try:
-            build(kind, crm, settings, marketing, segment_lookup(store), store).run(stopping)
+            if kind == "automation":
+                from workers.automation import log_runner
+                log_runner(crm, stopping).run()
+            else:
+                build(kind, crm, settings, marketing, segment_lookup(store)).run(stopping)
         except Exception:
             log.exception("embedded %s worker stopped", kind)
     threads = [threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True)
-               for kind in NAMES]
+               for kind in (*NAMES, "automation")]
     for thread in threads:
         thread.start()
 

@@ -17,10 +17,13 @@ Configured per pipeline (``PUT /v1/pipelines/{id}/automation``)::
 
 The built-in default pipeline has no rules of its own: ``DEFAULT_AUTOMATION``.
 
-Who runs them: ``on_event`` belongs to the automation worker's event loop
-(each envelope once, competing consumers); ``sweep`` and
-``renewal_reminders`` to a daily scheduler. The renewal reminders also run
-from ``POST /v1/contracts/renewal-reminders``.
+Who runs them: ``on_event`` (through ``sales_automation``) belongs to the
+automation policies, which see each event at least once in log order (the
+Kafka consumer group, or the log-following runner of workers/policy_runner.py);
+``run_sweep`` and ``run_renewal_reminders`` judge deals and contracts by a
+node's read models, so they run on every node that has them, daily, as node
+jobs (workers/sales_sweep.py, workers/node_jobs.py), and on demand from
+``POST /v1/automation/sales-sweep`` and ``POST /v1/contracts/renewal-reminders``.
 """
 
 from __future__ import annotations
@@ -278,3 +281,16 @@ def run_sweep(crm: Crm, db, meta: Meta, now: datetime) -> dict[str, list[UUID]]:
     actions = sweep(facts, by_id, now)
     actions += expire_lapsed_quotes(quotes.lapsed_quotes(db, meta.tenant_id, now), now)
     return execute(crm, meta, actions, now)
+
+
+RENEWAL_WINDOW_DAYS = 30  # the daily reminders look this far ahead (the route's default too)
+
+
+def run_renewal_reminders(crm: Crm, db, meta: Meta, now: datetime,
+                          within_days: int = RENEWAL_WINDOW_DAYS) -> dict[str, list[UUID]]:
+    """One tenant's renewal reminders over the read models (``db``, a read cursor): a task per
+    active contract whose renewal date falls within ``within_days``; once per renewal date."""
+    from readmodels import contracts  # the read side, only where a store is
+
+    due = contracts.up_for_renewal(db, meta.tenant_id, now.date(), within_days)
+    return execute(crm, meta, renewal_reminders(due, now), now)

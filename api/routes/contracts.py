@@ -47,12 +47,12 @@ def cancel(contract_id: UUID, ctx: CommandDep,
 
 
 @query_router.post("/renewal-reminders", response_model=ReminderRun)
-def renewal_reminders(ctx: CommandDep, db: ReaderDep, now: NowDep, within_days: Within = 30):
+def renewal_reminders(ctx: CommandDep, db: ReaderDep, now: NowDep,
+                      within_days: Within = sales_policies.RENEWAL_WINDOW_DAYS):
     """Creates a reminder task for each contract up for renewal within N days (once per renewal
-    date: running it again creates nothing new). Meant for a daily scheduler."""
-    due = contracts.up_for_renewal(db, ctx.meta.tenant_id, now.date(), within_days)
-    actions = sales_policies.renewal_reminders(due, now)
-    return sales_policies.execute(ctx.crm, ctx.meta, actions)
+    date: running it again creates nothing new). Every query node also runs this daily for
+    every tenant (workers/sales_sweep.py)."""
+    return sales_policies.run_renewal_reminders(ctx.crm, db, ctx.meta, now, within_days)
 
 
 @query_router.get("", response_model=Page[ContractOut])
