@@ -58,7 +58,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
     service = create_app(settings, role=role)
     embedded = None
-    if role == "all":  # the embedded mode also runs the marketing workers (workers/marketing.py)
+    if role == "all":  # the embedded mode also runs the marketing workers and the policies
         from workers.marketing import start_embedded
         embedded = start_embedded(settings, service.state.store)
     try:
@@ -80,7 +80,8 @@ def relay():
 
 @worker_app.command("automation")
 def worker_automation():
-    """Runs the automation policies as a competing consumer (Kafka group); stops on SIGTERM."""
+    """Runs the automation policies: a competing consumer (Kafka group) with CRM_KAFKA_BOOTSTRAP,
+    else a follower of the event store's log from its saved position; stops on SIGTERM."""
     from workers import logs
     from workers.automation import main as run_automation
 

@@ -1,9 +1,15 @@
-"""Automation: policies that react to events by issuing commands, run by `crm worker automation`.
+"""Automation: policies that react to events by issuing commands.
 
-A policy is a function of one event envelope. It runs at least once per event
-(competing consumers, see workers/group_runner.py), so it must be idempotent:
-it derives the id of whatever it creates from the causing event, and a
-duplicate create, refused by the event store, means "already done".
+A policy is a function of one event envelope. It runs at least once per event,
+so it must be idempotent: it derives the id of whatever it creates from the
+causing event, and a duplicate create, refused by the event store, means
+"already done". Who runs them:
+
+* server mode with Kafka: ``crm worker automation``, competing consumers of one
+  consumer group (workers/group_runner.py);
+* without Kafka: ``crm worker automation`` with no ``CRM_KAFKA_BOOTSTRAP``, and
+  the embedded ``crm serve`` (a thread, see workers/marketing.start_embedded),
+  follow the event store's log with a saved position (workers/policy_runner.py).
 
 Policies:
 
@@ -16,6 +22,7 @@ Policies:
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from uuid import UUID, uuid5
@@ -29,6 +36,7 @@ from projections.envelope import Envelope
 from workers.group_runner import GroupRunner
 from workers.lifecycle import Heartbeat, stop_on_signals
 from workers.logs import emit
+from workers.policy_runner import PolicyRunner
 from workers.sales_policies import sales_automation
 
 log = logging.getLogger("crm.automation")
@@ -79,16 +87,30 @@ def handle(crm: Crm):
     return run_policies
 
 
+RUNNER = "automation"  # the log runner's name: its row in crm_policy_positions
+
+
+def log_runner(crm: Crm, stopping: threading.Event | None = None,
+               heartbeat: Heartbeat | None = None) -> PolicyRunner:
+    """The policies following the event store's log (no Kafka), from the saved position."""
+    return PolicyRunner(crm, handle(crm), RUNNER, stopping, heartbeat)
+
+
 def main(settings: Settings) -> None:
-    """``crm worker automation``: runs until SIGTERM."""
-    if not settings.kafka_bootstrap:
-        raise SystemExit("crm worker automation needs CRM_KAFKA_BOOTSTRAP (the Kafka bootstrap servers)")
+    """``crm worker automation``: runs until SIGTERM; a consumer group member with Kafka,
+    a follower of the event store's log without it."""
     stopping = stop_on_signals()
+    heartbeat = Heartbeat(Path(settings.data_dir) / "automation.alive")
     crm = Crm(settings.event_store_url, group_commit=False)
     try:
-        emit(log, "automation.started", group=settings.automation_group, topic=settings.kafka_topic,
-             policies=[p.__name__ for p in POLICIES])
-        GroupRunner(settings, settings.automation_group, handle(crm), stopping,
-                    Heartbeat(Path(settings.data_dir) / "automation.alive")).run()
+        policies = [p.__name__ for p in POLICIES]
+        if settings.kafka_bootstrap:
+            emit(log, "automation.started", group=settings.automation_group,
+                 topic=settings.kafka_topic, policies=policies)
+            GroupRunner(settings, settings.automation_group, handle(crm), stopping, heartbeat).run()
+        else:
+            emit(log, "automation.started", feed="event store log", runner=RUNNER,
+                 policies=policies)
+            log_runner(crm, stopping, heartbeat).run()
     finally:
         crm.close()
