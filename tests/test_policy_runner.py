@@ -170,3 +170,36 @@ def test_the_runner_follows_the_log_in_a_thread_and_stops_cleanly(client, tenant
     assert not thread.is_alive()
     assert handled == [e.position for e in events(crm)]
     assert PolicyPosition(crm, "thread-test").load() == handled[-1]
+
+
+def test_crm_worker_automation_without_kafka_follows_the_log(client, tenant, settings, tmp_path):
+    import json
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    crm = client.app.state.crm
+    env = {**os.environ, "CRM_EVENT_STORE": settings.event_store_url,
+           "CRM_DATA_DIR": str(tmp_path / "worker")}
+    env.pop("CRM_KAFKA_BOOTSTRAP", None)
+    log = tmp_path / "worker.log"
+    with open(log, "wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "automation"],
+                                  env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        customer = tenant.register()
+        lost = lose_a_deal(tenant, customer["id"], "Wedding set")
+        wait_until(lambda: [e for e in events(crm, "Task.Created")
+                            if e.data["opportunity_id"] == lost["id"]],
+                   "the worker to create the follow-up task", seconds=60)
+        assert (tmp_path / "worker" / "automation.alive").exists()
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        code = worker.wait(timeout=30)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    assert code == 0, log.read_text()
+    assert [line["event"] for line in lines if line["event"].startswith(("automation.", "policies."))
+            ][:2] == ["automation.started", "policies.started"]
+    assert lines[-1]["event"] == "policies.stopped"
+    assert PolicyPosition(crm, RUNNER).load() == lines[-1]["position"] > 0
