@@ -203,3 +203,20 @@ def test_crm_worker_automation_without_kafka_follows_the_log(client, tenant, set
             ][:2] == ["automation.started", "policies.started"]
     assert lines[-1]["event"] == "policies.stopped"
     assert PolicyPosition(crm, RUNNER).load() == lines[-1]["position"] > 0
+
+
+def test_a_runner_told_to_start_at_the_end_leaves_the_past_alone(client, tenant):
+    crm = client.app.state.crm
+    customer = tenant.register()
+    lose_a_deal(tenant, customer["id"], "Old loss")
+    handled: list[int] = []
+    end = head(crm)
+    runner = PolicyRunner(crm, lambda e: handled.append(e.position), "end-test", start="end")
+    assert runner.position == end and runner.run_until_idle() == 0
+    lose_a_deal(tenant, customer["id"], "New loss")
+    assert runner.run_until_idle() == head(crm) - end and handled[0] == end + 1
+    # Once it has a position, ``start`` no longer matters.
+    again = PolicyRunner(crm, lambda e: None, "end-test", start="end")
+    assert again.position == head(crm)
+    with pytest.raises(ValueError):
+        PolicyRunner(crm, lambda e: None, "end-test", start="yesterday")

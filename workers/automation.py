@@ -22,6 +22,7 @@ Policies:
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -92,8 +93,10 @@ RUNNER = "automation"  # the log runner's name: its row in crm_policy_positions
 
 def log_runner(crm: Crm, stopping: threading.Event | None = None,
                heartbeat: Heartbeat | None = None) -> PolicyRunner:
-    """The policies following the event store's log (no Kafka), from the saved position."""
-    return PolicyRunner(crm, handle(crm), RUNNER, stopping, heartbeat)
+    """The policies following the event store's log (no Kafka), from the saved position.
+    ``CRM_AUTOMATION_START=end`` makes a runner that never ran skip the events already stored."""
+    start = os.environ.get("CRM_AUTOMATION_START") or "beginning"
+    return PolicyRunner(crm, handle(crm), RUNNER, stopping, heartbeat, start=start)
 
 
 def main(settings: Settings) -> None:

@@ -26,7 +26,9 @@ repeats harmless, so the simpler after-the-work save is enough.
 
 A runner that has never run starts at the beginning of the log, as a new Kafka
 consumer group does (``auto_offset_reset=earliest``): no event is missed
-whatever order processes were started in. Two runners with the same name
+whatever order processes were started in. ``start="end"`` makes a runner that
+has never run start after the newest event instead (an installation whose old
+events should not be acted on now); once a position is saved it is ignored. Two runners with the same name
 (say, two ``crm worker automation`` processes) both handle every event; that
 is harmless but buys nothing except a warm standby, and the saved position
 only ever moves forward.
@@ -71,11 +73,16 @@ class PolicyPosition:
 
     def load(self) -> int:
         """The notification id of the last event handled; 0 if the runner never ran."""
+        saved = self.saved()
+        return 0 if saved is None else saved
+
+    def saved(self) -> int | None:
+        """The saved position, or None if the runner never saved one."""
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(self._sql(f"SELECT position FROM {self.table} WHERE runner = ?"),
                            (self.runner,))
             row = cursor.fetchone()
-        return row["position"] if row else 0
+        return row["position"] if row else None
 
     def save(self, position: int) -> None:
         """Records ``position``; never moves it back (a slower twin runner cannot undo progress)."""
@@ -90,7 +97,9 @@ class PolicyPosition:
 class PolicyRunner:
     def __init__(self, crm: Crm, handle: Handler, name: str = "automation",
                  stopping: threading.Event | None = None, heartbeat: Heartbeat | None = None,
-                 poll_interval: float = 0.5) -> None:
+                 poll_interval: float = 0.5, start: str = "beginning") -> None:
+        if start not in ("beginning", "end"):
+            raise ValueError(f"start must be 'beginning' or 'end', not {start!r}")
         self.crm = crm
         self.handle = handle
         self.name = name
@@ -98,6 +107,8 @@ class PolicyRunner:
         self.heartbeat = heartbeat or Heartbeat(None)
         self.poll_interval = poll_interval
         self.saved = PolicyPosition(crm, name)
+        if start == "end" and self.saved.saved() is None:  # never ran: the past is not news
+            self.saved.save(crm.recorder.max_notification_id() or 0)
         self.position = self.saved.load()  # the last event handled
         self.handled = 0                   # events handled since start (for operators and tests)
 
