@@ -221,3 +221,28 @@ def test_node_jobs_are_off_with_crm_node_jobs_0(tmp_path, event_store_url, monke
     command = create_app(Settings(data_dir=tmp_path / "c", event_store=event_store_url,
                                   admin_token="t"), role="command")
     assert command.state.node_jobs is None  # no read models: no node jobs
+
+
+def test_a_node_ticks_its_jobs_only_once_it_has_caught_up_with_the_log(tmp_path, client, tenant):
+    from readmodels.store import ReadStore
+    from workers.node_jobs import caught_up
+    from workers.projector import Projector, catch_up
+
+    crm = client.app.state.crm
+    tenant.register()  # events the new node has not applied yet
+    store = ReadStore(tmp_path / "new-node.duckdb")
+    try:
+        ticked: list[datetime] = []
+
+        class Recording:
+            name = "recording"
+
+            def tick(self, now: datetime) -> None:
+                ticked.append(now)
+        jobs = NodeJobs([Recording()], clock=lambda: LATER, ready=caught_up(crm, store))
+        assert jobs.run_once() == [] and ticked == []  # an empty node judges nothing
+        catch_up(crm, Projector(store))
+        jobs.run_once()
+        assert ticked == [LATER]
+    finally:
+        store.close()

@@ -23,8 +23,8 @@ ticked again next time; it never stops the thread or the other jobs.
 
 ``CRM_NODE_JOBS=0`` turns the thread off on a node (e.g. to keep one query
 node free of this work). Jobs start ticking only once the node has caught up
-with the log as it stood when the node started, so a new, still empty node
-does not judge deals by half-built read models.
+with the log as it stood at the first tick, so a new, still empty node does
+not judge deals by half-built read models.
 """
 
 from __future__ import annotations
@@ -65,13 +65,14 @@ def wall_clock() -> datetime:
 
 
 def caught_up(crm: Crm, store: ReadStore, feed=None) -> Callable[[], bool]:
-    """Whether the node has caught up with the log as it was when this was called.
+    """Whether the node has caught up with the log as it stood at the first question.
 
-    A node following the log has when its position reaches the head it saw at
-    start; a node fed by Kafka has when its feed reports no lag. Once true, it
-    stays true (later lags are the ordinary few events in flight).
+    A node following the log has when its position reaches the head of the log
+    read the first time it is asked (the first tick); a node fed by Kafka has
+    when its feed reports no lag. Once true, it stays true (later lags are the
+    ordinary few events in flight).
     """
-    head = crm.recorder.max_notification_id() or 0
+    head: list[int] = []
     reached = threading.Event()
 
     def ready() -> bool:
@@ -79,9 +80,11 @@ def caught_up(crm: Crm, store: ReadStore, feed=None) -> Callable[[], bool]:
             if feed is not None:
                 done = feed.lag == 0
             else:
+                if not head:  # asked lazily: the event store may be down while the node starts
+                    head.append(crm.recorder.max_notification_id() or 0)
                 cursor = store.reader()
                 try:
-                    done = store.node_position(cursor) >= head
+                    done = store.node_position(cursor) >= head[0]
                 finally:
                     cursor.close()
             if done:

@@ -1,6 +1,7 @@
 """The sales sweep on demand: idle follow-ups, rotting alerts and quote expiry.
 
-The embedded scheduler runs it daily for every tenant (workers/sales_sweep.py).
+Every node with read models also runs it daily for every tenant, as a node job
+(workers/sales_sweep.py, workers/node_jobs.py).
 
 It reads the node's read models (so it is served by a query node) and issues
 commands; running it twice a day creates nothing twice (task ids derive from
