@@ -44,6 +44,13 @@ class MarketingSettings:
     # CA certificates to trust for the SMTP server's TLS (default: the system's).
     smtp_ca_file: str = field(default_factory=lambda: os.environ.get("CRM_SMTP_CA_FILE", ""))
 
+    # Late bounces: with a bounce domain, each email's envelope sender is
+    # bounce+<token>@<domain> (VERP); point the domain's MX at `crm worker bounces`,
+    # which listens for the bounce reports (DSNs) on CRM_BOUNCE_HOST:CRM_BOUNCE_PORT.
+    bounce_domain: str = field(default_factory=lambda: os.environ.get("CRM_BOUNCE_DOMAIN", ""))
+    bounce_host: str = field(default_factory=lambda: _env("CRM_BOUNCE_HOST", "127.0.0.1"))
+    bounce_port: int = field(default_factory=lambda: int(_env("CRM_BOUNCE_PORT", "2525")))
+
     # SMS and WhatsApp through a provider speaking Twilio's Messages API.
     twilio_base_url: str = field(
         default_factory=lambda: _env("CRM_TWILIO_BASE_URL", "https://api.twilio.com"))

@@ -55,8 +55,11 @@ def refusal(customer: Any, channel: str) -> str | None:
         return "opted_out"
     if status != "opted_in":
         return "no_consent"
-    if not (customer.email if channel == "email" else customer.phone):
+    address = customer.email if channel == "email" else customer.phone
+    if not address:
         return "no_address"
+    if getattr(customer, "bounced_addresses", {}).get(channel) == address:
+        return "address_bounced"
     return None
 
 

@@ -21,6 +21,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from commands.application import Crm
+from commands.customers import address_bounced
 from commands.marketing_settings import MarketingSettings
 from commands.outgoing import compose
 from domain.base import CrmAggregate, Meta
@@ -115,7 +116,8 @@ class Sender:
             message.suppress(meta, reason)
             return f"suppressed: {reason}" if save(crm, message) else "lost race"
         try:
-            outgoing = compose(crm, message, customer, self.secret, self.settings.public_url)
+            outgoing = compose(crm, message, customer, self.secret, self.settings.public_url,
+                               self.settings.bounce_domain)
         except TemplateError as error:
             outgoing, problem = None, f"template {error.field}: {error.message}"
         attempt = message.start(meta, self.worker, now, timedelta(seconds=self.settings.lease_seconds))
@@ -130,7 +132,7 @@ class Sender:
         except Refused as refused:
             if refused.bounce:
                 message.bounced(meta, refused.error)
-                result = "bounced"
+                result, bounce = "bounced", refused.error
             elif refused.retryable and attempt < self.settings.send_attempts:
                 retry_at = now + backoff(attempt, RETRY_FIRST, RETRY_CAP, self.rng)
                 message.failed(meta, refused.error, retry_at)
@@ -146,4 +148,6 @@ class Sender:
             result = "sent"
         if not save(crm, message):  # our lease ran out and another worker gave up on it
             log.warning("message %s: %s, but its lease had run out", message_id, result)
+        elif result == "bounced":
+            address_bounced(crm, meta, customer.id, message.channel, outgoing.to, bounce)
         return result
