@@ -70,7 +70,7 @@ class MarketingSettings:
 
     # Orders placed this many days after a customer engaged with a message count for it.
     attribution_days: int = field(default_factory=lambda: int(_env("CRM_ATTRIBUTION_DAYS", "7")))
-    # What one sent message costs, per channel, in CRM_COST_CURRENCY (for campaign ROI).
+    # What one sent message costs (an SMS: one segment), per channel, in CRM_COST_CURRENCY (ROI).
     cost_per_email: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_EMAIL", "0.001")))
     cost_per_sms: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_SMS", "0.04")))
     cost_per_whatsapp: Decimal = field(

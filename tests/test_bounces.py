@@ -205,3 +205,36 @@ def test_without_a_bounce_domain_the_envelope_sender_is_the_from_address(
     worker(module_app, plain, clock, shop).run_until_idle()
     [mail] = smtp[0].to("cy@potters.example")
     assert mail.mail_from == parseaddr(marketing.smtp_from)[1]
+
+
+def test_messages_sent_before_parts_were_recorded_read_as_one_part(tmp_path):
+    """Message.Sent version 1 (before billing parts) is upcast when read."""
+    from datetime import datetime, timedelta, timezone
+    from uuid import uuid4
+
+    from eventsourcing.persistence import StoredEvent
+
+    from commands.application import Crm
+    from domain.base import Meta
+    from domain.message import Message
+
+    crm = Crm(f"sqlite:///{tmp_path / 'events.sqlite3'}")
+    try:
+        meta, now = Meta(tenant_id="t", actor="test"), datetime.now(timezone.utc)
+        message = Message.queue(meta, customer_id=uuid4(), channel="sms", step="campaign",
+                                not_before=now, campaign_id=uuid4())
+        message.start(meta, "w", now, timedelta(minutes=1))
+        message.sent(meta, "+447911123456", "SM1", parts=3)
+        old = []
+        for event in message.collect_events():
+            stored = crm.mapper.to_stored_event(event)
+            if stored.topic.endswith(".Sent"):
+                state = crm.mapper.transcoder.decode(stored.state)
+                assert state.pop("class_version") == 2 and state.pop("parts") == 3
+                stored = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                                     crm.mapper.transcoder.encode(state))
+            old.append(stored)
+        crm.recorder.insert_events(old)
+        assert list(crm.events.get(message.id))[-1].parts == 1
+    finally:
+        crm.close()

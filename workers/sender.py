@@ -27,6 +27,7 @@ from commands.outgoing import compose
 from domain.base import CrmAggregate, Meta
 from domain.message import Message, refusal
 from domain.rendering import TemplateError
+from domain.sms import segments
 from projections.envelope import Envelope
 from workers.channels import OutcomeUnknown, Refused
 from workers.log_worker import DueTimes
@@ -45,6 +46,11 @@ def save(crm: Crm, *aggregates: CrmAggregate) -> bool:
         return False
     crm.notify_saved()
     return True
+
+
+def billed_parts(outgoing) -> int:
+    """SMS providers bill per segment of a concatenated text; other channels per message."""
+    return max(1, segments(outgoing.text)["segments"]) if outgoing.channel == "sms" else 1
 
 
 def backoff(attempt: int, first: float, cap: float, rng: random.Random) -> timedelta:
@@ -144,7 +150,7 @@ class Sender:
             message.failed(meta, f"outcome unknown: {unknown}; not sent again")
             result = "outcome unknown"
         else:
-            message.sent(meta, outgoing.to, provider_id)
+            message.sent(meta, outgoing.to, provider_id, billed_parts(outgoing))
             result = "sent"
         if not save(crm, message):  # our lease ran out and another worker gave up on it
             log.warning("message %s: %s, but its lease had run out", message_id, result)
