@@ -262,6 +262,18 @@ def worker_scheduler():
     run("scheduler")
 
 
+@worker_app.command("bounces")
+def worker_bounces():
+    """Receives bounce reports by SMTP for CRM_BOUNCE_DOMAIN (point its MX here) and marks the
+    messages and addresses bounced; stops on SIGTERM."""
+    from workers import logs
+    from workers.bounces import main as run
+    from workers.lifecycle import stop_on_signals
+
+    logs.setup()
+    run(stop_on_signals())
+
+
 @worker_app.command("webhooks")
 def worker_webhooks():
     """Delivers events to webhook subscriptions (competing consumer); stops on SIGTERM."""

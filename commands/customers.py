@@ -119,3 +119,11 @@ def change_tags(crm: Crm, meta: Meta, customer_id: UUID, cmd: ChangeTags,
                 expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
     return crm.change(Customer, customer_id, meta, lambda c: c.change_tags(meta, cmd.add, cmd.remove),
                       expected_version, idem)
+
+
+def address_bounced(crm: Crm, meta: Meta, customer_id: UUID, channel: str, address: str,
+                    reason: str) -> Outcome:
+    """A hard bounce reported by a channel (at once by the SMTP server, or days later by a
+    bounce report): marketing stops using that address until the customer has a new one."""
+    return crm.change(Customer, customer_id, meta,
+                      lambda c: c.address_bounced(meta, channel, address, reason))

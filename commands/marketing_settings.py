@@ -44,6 +44,13 @@ class MarketingSettings:
     # CA certificates to trust for the SMTP server's TLS (default: the system's).
     smtp_ca_file: str = field(default_factory=lambda: os.environ.get("CRM_SMTP_CA_FILE", ""))
 
+    # Late bounces: with a bounce domain, each email's envelope sender is
+    # bounce+<token>@<domain> (VERP); point the domain's MX at `crm worker bounces`,
+    # which listens for the bounce reports (DSNs) on CRM_BOUNCE_HOST:CRM_BOUNCE_PORT.
+    bounce_domain: str = field(default_factory=lambda: os.environ.get("CRM_BOUNCE_DOMAIN", ""))
+    bounce_host: str = field(default_factory=lambda: _env("CRM_BOUNCE_HOST", "127.0.0.1"))
+    bounce_port: int = field(default_factory=lambda: int(_env("CRM_BOUNCE_PORT", "2525")))
+
     # SMS and WhatsApp through a provider speaking Twilio's Messages API.
     twilio_base_url: str = field(
         default_factory=lambda: _env("CRM_TWILIO_BASE_URL", "https://api.twilio.com"))
@@ -63,7 +70,7 @@ class MarketingSettings:
 
     # Orders placed this many days after a customer engaged with a message count for it.
     attribution_days: int = field(default_factory=lambda: int(_env("CRM_ATTRIBUTION_DAYS", "7")))
-    # What one sent message costs, per channel, in CRM_COST_CURRENCY (for campaign ROI).
+    # What one sent message costs (an SMS: one segment), per channel, in CRM_COST_CURRENCY (ROI).
     cost_per_email: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_EMAIL", "0.001")))
     cost_per_sms: Decimal = field(default_factory=lambda: Decimal(_env("CRM_COST_PER_SMS", "0.04")))
     cost_per_whatsapp: Decimal = field(

@@ -13,7 +13,10 @@ Email gets, besides the rendered subject, HTML and text:
   List-Unsubscribe=One-Click`` (RFC 8058), and ``{{ unsubscribe_url }}`` for
   the body;
 * a ``Message-ID`` derived from the message id, so a receiving system that
-  de-duplicates by it sees one message whatever happens.
+  de-duplicates by it sees one message whatever happens;
+* with ``CRM_BOUNCE_DOMAIN`` set, a VERP return path
+  ``bounce+<signed message token>@<bounce domain>``: a bounce report that arrives
+  days later names the message it is about (workers/bounces.py).
 
 SMS and WhatsApp texts are sent as rendered (rewriting links would cost
 segments); their status callbacks carry a signed token naming the message.
@@ -50,6 +53,7 @@ class Outgoing:
     text: str
     headers: dict[str, str] = field(default_factory=dict)
     status_callback: str | None = None
+    return_path: str | None = None  # the SMTP envelope sender (MAIL FROM); None: the From address
 
 
 def last_order(crm: Crm, customer_id: UUID) -> dict[str, Any] | None:
@@ -116,8 +120,14 @@ def text_to_html(text: str) -> str:
     return "<html><body><p>" + linked.replace("\n", "<br>\n") + "</p></body></html>"
 
 
+def return_path(secret: bytes, bounce_domain: str, message_id: UUID) -> str:
+    """The VERP envelope sender of one message: its bounce comes back to an address that says
+    which message bounced, signed so that nobody can bounce other people's messages."""
+    return f"bounce+{sign(secret, 'bounce', message_id)}@{bounce_domain}"
+
+
 def compose(crm: Crm, message: Message, customer: Customer, secret: bytes,
-            public_url: str) -> Outgoing:
+            public_url: str, bounce_domain: str = "") -> Outgoing:
     """Renders ``message`` for ``customer``; a template error raises TemplateError."""
     values = values_for(crm, customer, message, secret, public_url)
     rendered = rendering.render(parts_of(crm, message), values)
@@ -134,4 +144,5 @@ def compose(crm: Crm, message: Message, customer: Customer, secret: bytes,
     body = body[:closing.start()] + tracker + body[closing.start():] if closing else body + tracker
     headers = {"List-Unsubscribe": f"<{unsubscribe}>",
                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"}
-    return Outgoing(message.id, "email", customer.email, rendered["subject"], body, text, headers)
+    return Outgoing(message.id, "email", customer.email, rendered["subject"], body, text, headers,
+                    return_path=return_path(secret, bounce_domain, message.id) if bounce_domain else None)

@@ -16,7 +16,7 @@ import hmac
 from collections.abc import Iterable
 from uuid import UUID
 
-KINDS = {"open": b"o", "click": b"c", "unsubscribe": b"u", "status": b"s"}
+KINDS = {"open": b"o", "click": b"c", "unsubscribe": b"u", "status": b"s", "bounce": b"b"}
 TAG = 16  # bytes of HMAC-SHA256 kept
 
 

@@ -291,6 +291,27 @@ class Customer(CrmAggregate):
                      source=text(source, "source", 200, required=True), occurred_at=moment,
                      current=latest is None or moment >= latest["occurred_at"])
 
+    class AddressBounced(CrmAggregate.Event):
+        """A message to one of the customer's addresses came back as undeliverable for good
+        (a hard bounce). Marketing stops using that address; a new address starts clean."""
+        channel: str
+        address: str
+        reason: str
+
+        def apply(self, customer: Customer) -> None:
+            bounced = dict(getattr(customer, "bounced_addresses", {}))
+            bounced[self.channel] = self.address
+            customer.bounced_addresses = bounced
+
+    def address_bounced(self, meta: Meta, channel: str, address: str, reason: str) -> None:
+        """Records a hard bounce of ``address``, unless it is already known or no longer the
+        customer's (a bounce of an address since replaced says nothing about the new one)."""
+        current = self.email if channel == "email" else self.phone
+        if address != current or getattr(self, "bounced_addresses", {}).get(channel) == address:
+            return
+        self._record(self.AddressBounced, meta, channel=channel, address=address,
+                     reason=text(reason, "reason", 1000) or "bounced")
+
     # -- lead lifecycle, BANT qualification and assignment ---------------------------------------
 
     class LifecycleChanged(CrmAggregate.Event):

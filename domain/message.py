@@ -55,8 +55,11 @@ def refusal(customer: Any, channel: str) -> str | None:
         return "opted_out"
     if status != "opted_in":
         return "no_consent"
-    if not (customer.email if channel == "email" else customer.phone):
+    address = customer.email if channel == "email" else customer.phone
+    if not address:
         return "no_address"
+    if getattr(customer, "bounced_addresses", {}).get(channel) == address:
+        return "address_bounced"
     return None
 
 
@@ -107,6 +110,13 @@ class Message(CrmAggregate):
         campaign_id: UUID | None
         to: str
         provider_id: str | None
+        parts: int   # what the provider bills: SMS segments; 1 for an email or WhatsApp message
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict) -> None:
+            state["parts"] = 1
 
         def apply(self, message: Message) -> None:
             message.status = "sent"
@@ -194,10 +204,10 @@ class Message(CrmAggregate):
                      lease_until=now + lease)
         return self.attempt
 
-    def sent(self, meta: Meta, to: str, provider_id: str | None) -> None:
+    def sent(self, meta: Meta, to: str, provider_id: str | None, parts: int = 1) -> None:
         self._require("sending")
         self._record(self.Sent, meta, attempt=self.attempt, customer_id=self.customer_id,
-                     campaign_id=self.campaign_id, to=to, provider_id=provider_id)
+                     campaign_id=self.campaign_id, to=to, provider_id=provider_id, parts=parts)
 
     def failed(self, meta: Meta, error: str, retry_at: datetime | None = None) -> None:
         self._require("sending")

@@ -99,7 +99,7 @@ def _message(e: Envelope) -> list[Change]:
     if e.type == "Message.SendStarted":
         return [Upsert("campaign_messages", key, set=row, greatest={"attempts": d["attempt"]})]
     if e.type == "Message.Sent":
-        row.update(to_address=d["to"], provider_id=d["provider_id"], error=None)
+        row.update(to_address=d["to"], provider_id=d["provider_id"], error=None, parts=d["parts"])
     if e.type in ("Message.Bounced", "Message.Suppressed"):
         row["error"] = d["reason"]
     if e.type == "Message.Clicked":

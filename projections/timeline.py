@@ -57,6 +57,8 @@ DESCRIBE = {
     "Customer.ConsentRecorded": ("consent", lambda d: ("Opted in to " if d["status"] == "opted_in"
                                                        else "Opted out of ")
                                  + f"{d['channel']} ({d['source']})"),
+    "Customer.AddressBounced": ("consent", lambda d: f"{d['channel'].capitalize()} address "
+                                f"{d['address']} bounced: {d['reason']}"[:300]),
     "Customer.LifecycleChanged": ("lead", lambda d: f"Became {d['stage']}"
                                   + (f" ({d['reason']})" if d.get("reason") else "")),
     "Customer.BantAssessed": ("lead", lambda d: "BANT: " + ", ".join(

@@ -65,8 +65,9 @@ def _funnel(db, where: str, params: list, audience: int | None, orders: list[dic
     row = db.execute(
         f"SELECT count(*), count(sent_at), count(*) FILTER (WHERE {DELIVERED}), count(opened_at), "
         f"count(clicked_at) FROM campaign_messages WHERE {where}", params).fetchone()
-    sent_by_channel = dict(db.execute(
-        f"SELECT channel, count(sent_at) FROM campaign_messages WHERE {where} GROUP BY channel",
+    billed_by_channel = dict(db.execute(
+        f"SELECT channel, coalesce(sum(parts) FILTER (WHERE sent_at IS NOT NULL), 0) "
+        f"FROM campaign_messages WHERE {where} GROUP BY channel",
         params).fetchall())
     queued, sent, delivered, opened, clicked = row
     counts = {"audience": audience if audience is not None else queued, "sent": sent,
@@ -84,7 +85,7 @@ def _funnel(db, where: str, params: list, audience: int | None, orders: list[dic
     for order in orders:
         revenue[order["currency"]] = revenue.get(order["currency"], Decimal("0")) + order["amount"]
     cost = sum((unit_costs.get(channel, Decimal("0")) * count
-                for channel, count in sent_by_channel.items()), Decimal("0")).quantize(Decimal("0.01"))
+                for channel, count in billed_by_channel.items()), Decimal("0")).quantize(Decimal("0.01"))
     earned = revenue.get(cost_currency, Decimal("0"))
     return {"stages": stages, "orders": len(orders),
             "revenue": [{"currency": c, "amount": str(a)} for c, a in sorted(revenue.items())],

@@ -33,7 +33,8 @@ MARKETING_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[s
             provider_id VARCHAR, queued_at TIMESTAMPTZ, not_before TIMESTAMPTZ,
             sent_at TIMESTAMPTZ, delivered_at TIMESTAMPTZ, bounced_at TIMESTAMPTZ,
             failed_at TIMESTAMPTZ, opened_at TIMESTAMPTZ, clicked_at TIMESTAMPTZ,
-            clicks INTEGER DEFAULT 0, unsubscribed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
+            clicks INTEGER DEFAULT 0, unsubscribed_at TIMESTAMPTZ, updated_at TIMESTAMPTZ,
+            parts INTEGER""",
             ("id",), ("campaign_id", "customer_id", "automation_id")),
         "campaign_suppressed": ("""
             campaign_id UUID, tenant_id VARCHAR, customer_id UUID, reason VARCHAR""",

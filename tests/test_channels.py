@@ -200,3 +200,30 @@ def test_email_over_starttls_with_auth(tmp_path):
         assert len(sink.received) == 1
     finally:
         controller.stop()
+
+
+def test_an_sms_campaign_costs_what_the_provider_bills_per_segment(
+        module_app, shop, twilio, marketing, clock):
+    """A 200-character GSM-7 text is two segments (153 each when concatenated); a short text
+    with an emoji is UCS-2 and one segment: three billed parts for two messages."""
+    from dataclasses import replace
+    from decimal import Decimal
+    module_app.state.marketing = replace(marketing, cost_per_sms=Decimal("0.05"))
+    try:
+        long_text = "Your order is ready for collection at the studio. " * 4   # 204 GSM-7 chars
+        ann = customer(shop, "Ann Long", None, phone="+447911123458", consent=("sms",))
+        bo = customer(shop, "Bo Short", None, phone="+447911123459", consent=("sms",))
+        long_campaign = _ok(shop.post("/v1/campaigns", {"name": "long", "channel": "sms",
+                                                        "body": long_text, "customer_ids": [ann]}))
+        short_campaign = _ok(shop.post("/v1/campaigns", {"name": "short", "channel": "sms",
+                                                         "body": "Ready 🎉", "customer_ids": [bo]}))
+        for campaign in (long_campaign, short_campaign):
+            _ok(shop.post(f"/v1/campaigns/{campaign['id']}/launch", {"per_minute": 6000}))
+        clock.advance(seconds=5)
+        worker(module_app, marketing, clock, shop).run_until_idle()
+        settle(shop, short_campaign["id"])
+        costs = [_ok(shop.get(f"/v1/campaigns/{c['id']}/analytics"))["cost"]
+                 for c in (long_campaign, short_campaign)]
+        assert costs == [{"currency": "GBP", "amount": "0.10"}, {"currency": "GBP", "amount": "0.05"}]
+    finally:
+        module_app.state.marketing = marketing

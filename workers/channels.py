@@ -91,7 +91,7 @@ class SmtpChannel:
             except (OSError, smtplib.SMTPException) as error:
                 raise Refused(f"SMTP session failed before sending: {error}", True) from None
             try:
-                client.send_message(email)
+                client.send_message(email, from_addr=message.return_path)
             except smtplib.SMTPRecipientsRefused as error:
                 code, reply = next(iter(error.recipients.values()))
                 raise Refused(f"recipient refused: {code} {reply.decode(errors='replace')}",

@@ -21,11 +21,13 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from commands.application import Crm
+from commands.customers import address_bounced
 from commands.marketing_settings import MarketingSettings
 from commands.outgoing import compose
 from domain.base import CrmAggregate, Meta
 from domain.message import Message, refusal
 from domain.rendering import TemplateError
+from domain.sms import segments
 from projections.envelope import Envelope
 from workers.channels import OutcomeUnknown, Refused
 from workers.log_worker import DueTimes
@@ -44,6 +46,11 @@ def save(crm: Crm, *aggregates: CrmAggregate) -> bool:
         return False
     crm.notify_saved()
     return True
+
+
+def billed_parts(outgoing) -> int:
+    """SMS providers bill per segment of a concatenated text; other channels per message."""
+    return max(1, segments(outgoing.text)["segments"]) if outgoing.channel == "sms" else 1
 
 
 def backoff(attempt: int, first: float, cap: float, rng: random.Random) -> timedelta:
@@ -115,7 +122,8 @@ class Sender:
             message.suppress(meta, reason)
             return f"suppressed: {reason}" if save(crm, message) else "lost race"
         try:
-            outgoing = compose(crm, message, customer, self.secret, self.settings.public_url)
+            outgoing = compose(crm, message, customer, self.secret, self.settings.public_url,
+                               self.settings.bounce_domain)
         except TemplateError as error:
             outgoing, problem = None, f"template {error.field}: {error.message}"
         attempt = message.start(meta, self.worker, now, timedelta(seconds=self.settings.lease_seconds))
@@ -130,7 +138,7 @@ class Sender:
         except Refused as refused:
             if refused.bounce:
                 message.bounced(meta, refused.error)
-                result = "bounced"
+                result, bounce = "bounced", refused.error
             elif refused.retryable and attempt < self.settings.send_attempts:
                 retry_at = now + backoff(attempt, RETRY_FIRST, RETRY_CAP, self.rng)
                 message.failed(meta, refused.error, retry_at)
@@ -142,8 +150,10 @@ class Sender:
             message.failed(meta, f"outcome unknown: {unknown}; not sent again")
             result = "outcome unknown"
         else:
-            message.sent(meta, outgoing.to, provider_id)
+            message.sent(meta, outgoing.to, provider_id, billed_parts(outgoing))
             result = "sent"
         if not save(crm, message):  # our lease ran out and another worker gave up on it
             log.warning("message %s: %s, but its lease had run out", message_id, result)
+        elif result == "bounced":
+            address_bounced(crm, meta, customer.id, message.channel, outgoing.to, bounce)
         return result
