@@ -238,3 +238,31 @@ def test_messages_sent_before_parts_were_recorded_read_as_one_part(tmp_path):
         assert list(crm.events.get(message.id))[-1].parts == 1
     finally:
         crm.close()
+
+
+def test_the_embedded_mode_receives_bounce_reports_when_a_bounce_domain_is_set(tmp_path, monkeypatch):
+    import time
+
+    from commands.settings import Settings
+    from workers.marketing import start_embedded
+
+    port = free_port()
+    monkeypatch.setenv("CRM_BOUNCE_DOMAIN", BOUNCE_DOMAIN)
+    monkeypatch.setenv("CRM_BOUNCE_PORT", str(port))
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("CRM_EVENT_STORE", raising=False)
+    settings = Settings()
+    stopping = start_embedded(settings)
+    try:
+        for _ in range(100):
+            try:
+                client = smtplib.SMTP("127.0.0.1", port, timeout=5)
+                break
+            except OSError:
+                time.sleep(0.05)
+        with client:
+            client.ehlo()
+            client.mail("")
+            assert client.rcpt(f"bounce+forged@{BOUNCE_DOMAIN}")[0] == 550
+    finally:
+        stopping.set()

@@ -151,17 +151,24 @@ def start(crm: Crm, secret: bytes, host: str, port: int) -> Controller:
     return controller
 
 
+def receive(crm: Crm, secret: bytes, host: str, port: int, stopping: threading.Event) -> None:
+    """Receives bounce reports until ``stopping`` is set."""
+    controller = start(crm, secret, host, port)
+    log.info("bounce receiver listening on %s:%s", host, port)
+    try:
+        stopping.wait()
+    finally:
+        controller.stop()
+
+
 def main(stopping: threading.Event) -> None:
     """``crm worker bounces``: receives bounce reports until SIGTERM."""
     from commands.marketing_settings import MarketingSettings
     from commands.settings import Settings
     settings, marketing = Settings(), MarketingSettings()
     crm = Crm(settings.event_store_url, group_commit=False)
-    controller = start(crm, marketing.secret(settings.data_dir), marketing.bounce_host,
-                       marketing.bounce_port)
-    log.info("bounce receiver listening on %s:%s", marketing.bounce_host, marketing.bounce_port)
     try:
-        stopping.wait()
+        receive(crm, marketing.secret(settings.data_dir), marketing.bounce_host,
+                marketing.bounce_port, stopping)
     finally:
-        controller.stop()
         crm.close()

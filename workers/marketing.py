@@ -71,8 +71,9 @@ def _automation_jobs(crm: Crm, marketing: MarketingSettings) -> list:
 
 
 def start_embedded(settings: Settings, store=None) -> threading.Event:
-    """The embedded mode (``crm serve``): every marketing worker, and the automation policies
-    following the log (workers/policy_runner.py), in a thread of this process, with their own
+    """The embedded mode (``crm serve``): every marketing worker, the automation policies
+    following the log (workers/policy_runner.py) and, with CRM_BOUNCE_DOMAIN, the bounce
+    receiver, in a thread of this process, with their own
     connection to the event store; ``store``, the process's read store, gives the scheduler
     segment audiences. Set the returned event to stop them."""
     from readmodels.campaigns import segment_lookup
@@ -85,12 +86,16 @@ def start_embedded(settings: Settings, store=None) -> threading.Event:
             if kind == "automation":
                 from workers.automation import log_runner
                 log_runner(crm, stopping).run()
+            elif kind == "bounces":
+                from workers.bounces import receive
+                receive(crm, marketing.secret(settings.data_dir), marketing.bounce_host,
+                        marketing.bounce_port, stopping)
             else:
                 build(kind, crm, settings, marketing, segment_lookup(store)).run(stopping)
         except Exception:
             log.exception("embedded %s worker stopped", kind)
     threads = [threading.Thread(target=run, args=(kind,), name=f"embedded-{kind}", daemon=True)
-               for kind in (*NAMES, "automation")]
+               for kind in (*NAMES, "automation", *(("bounces",) if marketing.bounce_domain else ()))]
     for thread in threads:
         thread.start()
 
