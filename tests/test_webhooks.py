@@ -80,7 +80,7 @@ def receiver(module_app):
 @pytest.fixture(scope="module")
 def marketing(module_app) -> MarketingSettings:
     settings = MarketingSettings(webhook_attempts=3, webhook_backoff=30, lease_seconds=120,
-                                 webhook_timeout=30)
+                                 webhook_timeout=30, webhooks_allow_private=True)  # loopback
     module_app.state.marketing = settings
     return settings
 
@@ -251,7 +251,8 @@ def test_subscription_rules(module_app, shop, receiver, marketing, clock):
 def start_worker_process(settings) -> subprocess.Popen:
     env = {**os.environ, "CRM_EVENT_STORE": settings.event_store_url,
            "CRM_DATA_DIR": str(settings.data_dir), "CRM_LEASE_SECONDS": "120",
-           "CRM_WORKER_NAME": "doomed", "PYTHONPATH": str(ROOT)}
+           "CRM_WORKER_NAME": "doomed", "CRM_WEBHOOKS_ALLOW_PRIVATE": "1",
+           "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "webhooks"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -267,7 +268,7 @@ def test_a_worker_killed_mid_delivery_causes_no_duplicate(app, client, tenant, s
     crm = app.state.crm
     receiver = Receiver()
     receiver.url = receiver.recorder.start()
-    marketing = MarketingSettings(lease_seconds=120)
+    marketing = MarketingSettings(lease_seconds=120, webhooks_allow_private=True)
     app.state.marketing = marketing
     try:
         subscribe(tenant, receiver, "/kill", ["Customer.*"])
