@@ -48,7 +48,7 @@ class SegmentEntries:
         self.crm = crm
         self.store = store
         self.batch_size = batch_size
-        self.recorded = 0          # events this job stored (Entered and Left)
+        self.recorded = 0          # membership changes this job stored (Entered and Left)
         create_entries_cursor(store)
 
     def tick(self, now: datetime) -> None:
@@ -62,14 +62,14 @@ class SegmentEntries:
                 return
 
     def record(self, changes: list[MembershipChange]) -> int:
-        """Stores the changes that are news, in one transaction; returns the events stored."""
+        """Stores the changes that are news, in one transaction; returns how many."""
         groups: dict[UUID, list[MembershipChange]] = {}
         for change in changes:
             groups.setdefault(membership_id(change.segment_id, change.customer_id), []).append(change)
         decided = [m for key, group in groups.items() if (m := self._decide(key, group)) is not None]
         if not decided:
             return 0
-        events = sum(len(m.pending_events) for m in decided)
+        events = sum(_changes(m) for m in decided)
         try:
             self.crm.save(*decided)
         except (IntegrityError, RecordConflictError):
@@ -84,7 +84,7 @@ class SegmentEntries:
             membership = self._decide(key, group)
             if membership is None:
                 return 0
-            events = len(membership.pending_events)
+            events = _changes(membership)
             try:
                 self.crm.save(membership)
             except (IntegrityError, RecordConflictError):
@@ -113,3 +113,7 @@ class SegmentEntries:
                 membership = SegmentMembership.track(meta, change.segment_id, change.customer_id)
             membership.change(meta, change.entered, change.at, change.reason or "segment rules")
         return membership if membership is not None and membership.pending_events else None
+
+
+def _changes(membership: SegmentMembership) -> int:
+    return sum(1 for e in membership.pending_events if not isinstance(e, SegmentMembership.Created))
