@@ -37,8 +37,9 @@ from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.values import text
 
 # Aggregates whose events are the service's own bookkeeping (or hold secrets): never sent.
+# (A membership's Created only opens its stream; its Entered, in the same save, is the news.)
 INTERNAL = ("ApiKey.", "AnsweredRequest.", "Tenant.", "UniqueClaim.", "WebhookSubscription.",
-            "WebhookDelivery.")
+            "WebhookDelivery.", "SegmentMembership.Created")
 FILTER = re.compile(r"^(\*|[A-Z][A-Za-z]*\.(\*|[A-Z][A-Za-z]*))$")
 MAX_FILTERS = 50
 NOW = datetime.min.replace(tzinfo=timezone.utc)  # "due at once"

@@ -11,7 +11,8 @@ from uuid import UUID
 
 import pytest
 
-from domain.membership import SegmentMembership, membership_id
+from domain.membership import membership_id
+from domain.webhook import matches
 from readmodels.store import ReadStore
 from tests.marketing_support import caught_up
 from tests.support import assert_problem, head
@@ -104,6 +105,9 @@ def test_an_order_that_puts_a_customer_in_a_segment_starts_its_automation_once_p
     assert first.recorded + second.recorded == 1
     membership = crm.repository.get(membership_id(UUID(segment), UUID(ann)))
     assert membership.is_member and membership.tenant_id == shop.id
+    # Webhooks may subscribe to entries and exits; the stream's opening event is not sent.
+    assert matches(["*"], "SegmentMembership.Entered") and matches(["*"], "SegmentMembership.Left")
+    assert not matches(["*"], "SegmentMembership.Created")
 
     # The automation worker starts one run, which queues the email the sender delivers.
     automations(module_app, marketing, clock, shop).run_until_idle()
