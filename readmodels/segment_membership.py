@@ -179,8 +179,8 @@ def create_entries_cursor(store) -> None:
 
 def entries_cursor(store, job: str) -> int:
     """The last row ``job`` recorded (-1: none) in the live generation of the changes."""
-    row = store.reader().execute("SELECT generation, last_row FROM segment_entries_cursor WHERE job = ?",
-                         [job]).fetchone()
+    row = store.reader().execute(
+        "SELECT generation, last_row FROM segment_entries_cursor WHERE job = ?", [job]).fetchone()
     if not row or row[0] != store.generation(PROJECTION):
         return -1  # never ran, or the tables were made anew: their rows are all new to it
     return row[1]

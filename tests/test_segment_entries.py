@@ -204,3 +204,28 @@ def test_a_segment_entry_trigger_names_a_live_segment_of_the_tenant(module_app, 
     change = {"trigger": {"kind": "segment_entry", "segment_id": theirs}, "steps": steps}
     assert_problem(shop.client.put(f"/v1/automations/{created['id']}", json=change,
                                    headers=shop.headers), 422, "trigger.segment_id")
+
+
+def test_a_membership_records_only_news():
+    """The aggregate's rule, without a store: a state it is in, or a moment it has passed,
+    is no news."""
+    from datetime import datetime, timedelta, timezone
+    from uuid import uuid4
+
+    from domain.base import Meta
+    from domain.membership import SegmentMembership
+
+    meta, t0 = Meta(tenant_id="t", actor="segment rules"), datetime(2026, 1, 1, tzinfo=timezone.utc)
+    segment, customer = uuid4(), uuid4()
+    membership = SegmentMembership.track(meta, segment, customer)
+    assert membership.id == membership_id(segment, customer) == SegmentMembership.track(
+        meta, segment, customer).id
+    assert membership.change(meta, True, t0, "segment rules")
+    assert not membership.change(meta, True, t0 + timedelta(seconds=5), "segment rules")  # a member
+    assert membership.change(meta, False, t0 + timedelta(seconds=10), "segment rules")
+    assert not membership.change(meta, True, t0 + timedelta(seconds=1), "segment rules")  # stale
+    assert not membership.change(meta, True, t0 + timedelta(seconds=10), "segment rules")  # same
+    assert membership.change(meta, True, t0 + timedelta(seconds=11), "key Mia")
+    assert [type(e).__name__ for e in membership.collect_events()] == [
+        "Created", "Entered", "Left", "Entered"]
+    assert (membership.is_member, membership.entries, membership.version) == (True, 2, 4)
