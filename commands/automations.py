@@ -12,14 +12,16 @@ from commands.base import Command
 from commands.errors import NotFound
 from domain.automation import Automation
 from domain.base import DomainError, Meta
+from domain.segment import Segment
 from domain.template import Template
 from domain.webhook import WebhookSubscription
 
 
 class CreateAutomation(Command):
     name: str = Field(max_length=200)
-    trigger: dict[str, Any] = Field(description="event (event_type, conditions) or schedule "
-                                                "(at, customer_ids)")
+    trigger: dict[str, Any] = Field(description="event (event_type, conditions), schedule "
+                                                "(at, customer_ids) or segment_entry "
+                                                "(segment_id)")
     steps: list[dict[str, Any]] = Field(min_length=1, max_length=50,
                                         description="wait, send, create_task, add_tag, "
                                                     "move_deal_stage, call_webhook")
@@ -58,6 +60,19 @@ def _templates(crm: Crm, meta: Meta, steps: list[dict[str, Any]]) -> dict[UUID, 
     return found
 
 
+def _segment(crm: Crm, meta: Meta, trigger: dict[str, Any], refs: dict[UUID, Any]) -> None:
+    """A segment_entry trigger's segment, of the caller's tenant, into ``refs`` (the domain
+    refuses a missing or deleted one, naming ``trigger.segment_id``)."""
+    if trigger.get("kind") != "segment_entry":
+        return
+    try:
+        segment_id = UUID(str(trigger.get("segment_id")))
+        refs[segment_id] = crm.load(Segment, segment_id, meta.tenant_id)
+    except (ValueError, NotFound):
+        raise DomainError("no such segment", "trigger.segment_id") from None
+    trigger["segment_id"] = segment_id
+
+
 def _trigger(trigger: dict[str, Any]) -> dict[str, Any]:
     """JSON to the domain's types: a schedule's time and customer ids."""
     from datetime import datetime
@@ -73,18 +88,20 @@ def _trigger(trigger: dict[str, Any]) -> dict[str, Any]:
 
 
 def create(crm: Crm, meta: Meta, cmd: CreateAutomation, idem: Idempotency | None = None) -> Outcome:
-    steps = [dict(step) for step in cmd.steps]
-    templates = _templates(crm, meta, steps)
-    return crm.create(meta, lambda: Automation.create(meta, cmd.name, _trigger(cmd.trigger), steps,
-                                                      cmd.exit, templates), idem)
+    steps, trigger = [dict(step) for step in cmd.steps], _trigger(cmd.trigger)
+    refs = _templates(crm, meta, steps)
+    _segment(crm, meta, trigger, refs)
+    return crm.create(meta, lambda: Automation.create(meta, cmd.name, trigger, steps, cmd.exit,
+                                                      refs), idem)
 
 
 def change(crm: Crm, meta: Meta, automation_id: UUID, cmd: ChangeAutomation,
            expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
-    steps = [dict(step) for step in cmd.steps]
-    templates = _templates(crm, meta, steps)
+    steps, trigger = [dict(step) for step in cmd.steps], _trigger(cmd.trigger)
+    refs = _templates(crm, meta, steps)
+    _segment(crm, meta, trigger, refs)
     return crm.change(Automation, automation_id, meta,
-                      lambda a: a.change(meta, _trigger(cmd.trigger), steps, cmd.exit, templates),
+                      lambda a: a.change(meta, trigger, steps, cmd.exit, refs),
                       expected_version, idem)
 
 

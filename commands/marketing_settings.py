@@ -83,6 +83,10 @@ class MarketingSettings:
     webhook_backoff_cap: float = field(
         default_factory=lambda: float(_env("CRM_WEBHOOK_BACKOFF_CAP", "21600")))
     webhook_timeout: float = field(default_factory=lambda: float(_env("CRM_WEBHOOK_TIMEOUT", "10")))
+    # Webhook URLs (subscriptions, automation calls) must reach public addresses; set to let
+    # them reach loopback, private and link-local ones too (tests, a lab's own receivers).
+    webhooks_allow_private: bool = field(
+        default_factory=lambda: _flag("CRM_WEBHOOKS_ALLOW_PRIVATE", "false"))
 
     def per_minute(self, channel: str) -> int:
         return {"email": self.email_per_minute, "sms": self.sms_per_minute,

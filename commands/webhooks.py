@@ -11,6 +11,7 @@ from pydantic import Field
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
 from commands.errors import NotFound
+from commands.webhook_urls import check_subscription_url
 from domain.base import Meta
 from domain.webhook import MAX_FILTERS, WebhookDelivery, WebhookSubscription
 
@@ -37,7 +38,10 @@ def new_secret() -> str:
     return "whsec_" + secrets.token_urlsafe(32)
 
 
-def create(crm: Crm, meta: Meta, cmd: CreateWebhook, idem: Idempotency | None = None) -> Outcome:
+def create(crm: Crm, meta: Meta, cmd: CreateWebhook, idem: Idempotency | None = None,
+           allow_private: bool = False) -> Outcome:
+    """``allow_private``: CRM_WEBHOOKS_ALLOW_PRIVATE (commands/webhook_urls.py)."""
+    check_subscription_url(cmd.url, allow_private)
     return crm.create(meta, lambda: WebhookSubscription.create(
         meta, cmd.url, cmd.event_types, cmd.description, new_secret()), idem)
 
@@ -47,7 +51,10 @@ def secret_of(crm: Crm, tenant_id: str, subscription_id: UUID) -> str:
 
 
 def change(crm: Crm, meta: Meta, subscription_id: UUID, cmd: ChangeWebhook,
-           expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
+           expected_version: int | None = None, idem: Idempotency | None = None,
+           allow_private: bool = False) -> Outcome:
+    if cmd.url is not None:
+        check_subscription_url(cmd.url, allow_private)
     return crm.change(WebhookSubscription, subscription_id, meta,
                       lambda s: s.change(meta, cmd.url, cmd.event_types, cmd.description),
                       expected_version, idem)

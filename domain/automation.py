@@ -7,7 +7,10 @@ An **Automation** holds a trigger, steps and exit conditions:
   customer an event is about (a ``Customer.*`` event, or one whose data names a
   ``customer_id``), if every condition holds for the event's data; or
   ``{"kind": "schedule", "at": <time>, "customer_ids": [...]}``: runs start at a time;
-  ``{"kind": "segment_entry", ...}`` waits for segments (refused until they exist).
+  ``{"kind": "segment_entry", "segment_id": ...}``: a run starts for each customer who
+  enters the tenant's segment (a ``SegmentMembership.Entered`` event, recorded from the
+  query nodes' membership by workers/segment_entries.py); one who leaves and enters
+  again starts another run.
 * steps, in order: ``wait`` (``days``/``hours``/``minutes``), ``send``
   (``template_id``, optional ``template_version``: an approved one), ``create_task``
   (``title``, ``due_in_days``, ``assignee``, ``priority``), ``add_tag`` (``tag``),
@@ -21,7 +24,9 @@ An **Automation** holds a trigger, steps and exit conditions:
 An **AutomationRun** is one customer's way through the steps (a snapshot of
 them taken at start, so editing the automation never changes a run under way).
 Its id derives from (automation, triggering event or schedule, customer): a
-trigger handled twice starts one run. Each step's effect derives its id or
+trigger handled twice starts one run. (A segment entry's triggering event is one
+version of the membership aggregate: the same entry seen twice is one run, a
+later re-entry is another.) Each step's effect derives its id or
 idempotency key from (run, step), so a step redone after a crash has one effect.
 """
 
@@ -74,13 +79,19 @@ def condition_holds(condition: dict[str, Any], data: dict[str, Any]) -> bool:
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
 
 
-def _trigger(trigger: dict[str, Any]) -> dict[str, Any]:
+def _trigger(trigger: dict[str, Any], refs: dict[UUID, Any]) -> dict[str, Any]:
+    """The validated trigger; ``refs`` holds the Segment a segment_entry trigger names."""
     kind = trigger.get("kind")
     if kind not in TRIGGERS:
         raise DomainError(f"trigger.kind must be one of {', '.join(TRIGGERS)}", "trigger.kind")
     if kind == "segment_entry":
-        raise DomainError("segment triggers need segments, which this build does not have yet",
-                          "trigger.kind")
+        segment = refs.get(trigger.get("segment_id"))
+        if segment is None or type(segment).__name__ != "Segment":
+            raise DomainError("a segment_entry trigger needs segment_id, a segment of yours",
+                              "trigger.segment_id")
+        if segment.deleted:
+            raise DomainError("the segment is deleted", "trigger.segment_id")
+        return {"kind": kind, "segment_id": segment.id}
     if kind == "schedule":
         at = trigger.get("at")
         if not isinstance(at, datetime):
@@ -106,7 +117,7 @@ def _trigger(trigger: dict[str, Any]) -> dict[str, Any]:
 
 def _steps(steps: list[dict[str, Any]], refs: dict[UUID, Any]) -> list[dict[str, Any]]:
     """Validated steps; ``refs`` maps the ids steps name to their aggregates (the Template of
-    a send, the WebhookSubscription of a call)."""
+    a send, the WebhookSubscription of a call; the trigger's Segment)."""
     if not steps:
         raise DomainError("an automation needs at least one step", "steps")
     if len(steps) > MAX_STEPS:
@@ -204,7 +215,7 @@ class Automation(CrmAggregate):
     def create(cls, meta: Meta, name: str, trigger: dict, steps: list[dict], exit: list,
                refs: dict[UUID, Any]) -> Automation:
         return cls._start(cls.Created, meta, name=text(name, "name", 200, required=True),
-                          trigger=_trigger(trigger), steps=_steps(steps, refs),
+                          trigger=_trigger(trigger, refs), steps=_steps(steps, refs),
                           exit=_exits(exit))
 
     def change(self, meta: Meta, trigger: dict, steps: list[dict], exit: list,
@@ -212,8 +223,8 @@ class Automation(CrmAggregate):
         """Only while not active: runs under way keep the steps they started with."""
         if self.status not in ("draft", "paused"):
             raise InvalidTransition(f"pause the automation before changing it (it is {self.status})")
-        self._record(self.Changed, meta, trigger=_trigger(trigger), steps=_steps(steps, refs),
-                     exit=_exits(exit))
+        self._record(self.Changed, meta, trigger=_trigger(trigger, refs),
+                     steps=_steps(steps, refs), exit=_exits(exit))
 
     def activate(self, meta: Meta) -> None:
         if self.status not in ("draft", "paused"):

@@ -15,10 +15,19 @@ in between leaves the lease to run out, and the next attempt is made by
 another worker with the same idempotency key, so a receiver that remembers
 keys processes each event once. A recorded success is never delivered again
 unless someone asks for a replay.
+
+A subscription's URL must reach a **public** address: never loopback, private,
+link-local (cloud metadata), multicast, reserved or otherwise non-global
+ones, which would let a tenant make the service call into its own network.
+The rule (:func:`non_public`) is pure; the lookups that apply it live where the
+I/O is: when a URL is given (commands/webhook_urls.py) and again right before
+every POST, pinned to the address checked (workers/webhooks.py), because DNS
+can change in between. ``CRM_WEBHOOKS_ALLOW_PRIVATE=1`` lifts it (tests, labs).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from datetime import datetime, timedelta, timezone
 from urllib.parse import urlsplit
@@ -28,8 +37,9 @@ from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.values import text
 
 # Aggregates whose events are the service's own bookkeeping (or hold secrets): never sent.
+# (A membership's Created only opens its stream; its Entered, in the same save, is the news.)
 INTERNAL = ("ApiKey.", "AnsweredRequest.", "Tenant.", "UniqueClaim.", "WebhookSubscription.",
-            "WebhookDelivery.")
+            "WebhookDelivery.", "SegmentMembership.Created")
 FILTER = re.compile(r"^(\*|[A-Z][A-Za-z]*\.(\*|[A-Z][A-Za-z]*))$")
 MAX_FILTERS = 50
 NOW = datetime.min.replace(tzinfo=timezone.utc)  # "due at once"
@@ -37,6 +47,21 @@ NOW = datetime.min.replace(tzinfo=timezone.utc)  # "due at once"
 
 def delivery_id(subscription_id: UUID, event_id: str) -> UUID:
     return uuid5(NAMESPACE_URL, f"craved-crm:webhook:{subscription_id}:{event_id}")
+
+
+def non_public(address: str) -> str | None:
+    """Why an IP address is not a public internet address; None when it is one."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])  # an IPv6 zone (fe80::1%eth0) aside
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped  # ::ffff:127.0.0.1 is 127.0.0.1
+    for name, flag in (("loopback", ip.is_loopback), ("link-local", ip.is_link_local),
+                       ("private", ip.is_private), ("multicast", ip.is_multicast),
+                       ("unspecified", ip.is_unspecified), ("reserved", ip.is_reserved)):
+        if flag:
+            return f"a {name} address ({ip})"
+    if not ip.is_global:
+        return f"not a public address ({ip})"
+    return None
 
 
 def _url(url: str) -> str:

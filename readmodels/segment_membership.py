@@ -14,13 +14,17 @@ consistency token also sees the memberships that event changed.
   ``POST /v1/segments/refresh`` route and the scheduler call it).
 
 Each entry and exit is appended to ``segment_changes`` (the customer's timeline
-shows them) with the time and log position of the event that caused it.
+shows them) with the time and log position of the event that caused it. The
+node's ``SegmentEntries`` job reads them back in the order they were appended
+(:func:`changes_after`) and records them as ``SegmentMembership`` events, for the
+workers that follow the event store rather than a read model.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
@@ -34,6 +38,8 @@ _SEGMENT_EVENTS = ("Segment.Defined", "Segment.RuleChanged", "Segment.Deleted",
 
 
 def _customers(e) -> list[str]:
+    if e.type.startswith("SegmentMembership."):
+        return []  # membership recorded as events: the cause, not a change to re-evaluate
     if e.type.startswith("Customer."):
         return [e.stream]
     if e.type == "Campaign.Launched":
@@ -144,3 +150,61 @@ def _write(cursor, schema: str, tenant_id: str, segment_id: UUID, entered: list[
         f"INSERT INTO {schema}.segment_changes (tenant_id, segment_id, customer_id, entered, changed_at, "
         "position, reason) SELECT ?, ?, unnest(?::UUID[]), unnest(?::BOOLEAN[]), ?, ?, ?",
         [tenant_id, segment_id, [c for c, _ in rows], [m for _, m in rows], at, position, reason])
+
+
+# -- reading the changes back, for the SegmentEntries job ---------------------------------------
+
+# The job's own bookkeeping, beside the node's (readmodels/schema.py BOOKKEEPING): the last
+# ``segment_changes`` row (its DuckDB rowid within the live generation) it recorded as events.
+ENTRIES_CURSOR = """
+CREATE TABLE IF NOT EXISTS segment_entries_cursor (
+    job VARCHAR PRIMARY KEY, generation INTEGER, last_row BIGINT, updated_at TIMESTAMPTZ);
+"""
+
+
+@dataclass(frozen=True)
+class MembershipChange:
+    row: int                # the order the node appended it in
+    tenant_id: str
+    segment_id: UUID
+    customer_id: UUID
+    entered: bool
+    at: datetime
+    reason: str
+
+
+def create_entries_cursor(store) -> None:
+    store.db.cursor().execute(ENTRIES_CURSOR)
+
+
+def entries_cursor(store, job: str) -> int:
+    """The last row ``job`` recorded (-1: none) in the live generation of the changes."""
+    row = store.reader().execute(
+        "SELECT generation, last_row FROM segment_entries_cursor WHERE job = ?", [job]).fetchone()
+    if not row or row[0] != store.generation(PROJECTION):
+        return -1  # never ran, or the tables were made anew: their rows are all new to it
+    return row[1]
+
+
+def move_entries_cursor(store, job: str, last_row: int) -> None:
+    with store.transaction() as cursor:
+        cursor.execute(
+            "INSERT INTO segment_entries_cursor VALUES (?, ?, ?, ?) ON CONFLICT (job) DO UPDATE "
+            "SET generation = excluded.generation, last_row = excluded.last_row, "
+            "updated_at = excluded.updated_at",
+            [job, store.generation(PROJECTION), last_row, datetime.now(timezone.utc)])
+
+
+def changes_after(store, last_row: int, limit: int) -> list[MembershipChange]:
+    """Entries and exits appended after ``last_row``, oldest first.
+
+    ``segment_changes`` is append-only and only written under the projector's lock,
+    one transaction at a time, so DuckDB's rowid grows in the order rows were
+    committed and a row once read never changes its rowid.
+    """
+    schema = store.live_schema(PROJECTION)
+    rows = store.reader().execute(
+        f"SELECT rowid, tenant_id, segment_id, customer_id, entered, changed_at, reason "
+        f"FROM {schema}.segment_changes WHERE rowid > ? ORDER BY rowid LIMIT ?",
+        [last_row, limit]).fetchall()
+    return [MembershipChange(*row) for row in rows]

@@ -166,7 +166,9 @@ def test_an_order_trigger_with_conditions_tasks_and_a_signed_webhook_call(module
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"trigger": {"kind": "segment_entry"}}, "trigger.kind"),
+    ({"trigger": {"kind": "segment_entry"}}, "trigger.segment_id"),
+    ({"trigger": {"kind": "segment_entry", "segment_id": "00000000-0000-0000-0000-000000000001"}},
+     "trigger.segment_id"),
     ({"trigger": {"kind": "event", "event_type": "nothing"}}, "trigger.event_type"),
     ({"trigger": {"kind": "event", "event_type": "Customer.OrderRecorded",
                   "conditions": [{"field": "amount", "op": "about"}]}}, "trigger.conditions[0]"),

@@ -13,18 +13,22 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from uuid import UUID
 
+import httpx
 import pytest
 
 from commands.marketing_settings import MarketingSettings
-from domain.webhook import WebhookDelivery
+from commands.webhook_urls import RefusedAddress, check_subscription_url
+from domain.base import DomainError
+from domain.webhook import WebhookDelivery, non_public
 from tests.marketing_support import FakeClock, HttpRecorder, caught_up
-from tests.support import assert_problem
+from tests.support import assert_problem, head
 from workers.log_worker import LogWorker
-from workers.webhooks import WebhookDeliveries
+from workers.webhooks import WebhookDeliveries, post_checked, signature
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -80,7 +84,7 @@ def receiver(module_app):
 @pytest.fixture(scope="module")
 def marketing(module_app) -> MarketingSettings:
     settings = MarketingSettings(webhook_attempts=3, webhook_backoff=30, lease_seconds=120,
-                                 webhook_timeout=30)
+                                 webhook_timeout=30, webhooks_allow_private=True)  # loopback
     module_app.state.marketing = settings
     return settings
 
@@ -246,12 +250,105 @@ def test_subscription_rules(module_app, shop, receiver, marketing, clock):
     assert resumed["version"] < deleted["version"]
 
 
+# -- where a webhook may go --------------------------------------------------------------------
+
+PRIVATE_URLS = ("http://127.0.0.1:8080/h", "http://localhost/h", "http://10.1.2.3/h",
+                "http://192.168.0.10:9000/h", "http://169.254.169.254/latest/meta-data",
+                "http://[::1]/h", "http://[::ffff:127.0.0.1]/h", "http://[fd00::5]/h",
+                "http://100.64.0.1/h", "http://0.0.0.0/h")
+
+
+def test_subscription_urls_must_reach_public_addresses_unless_allowed(module_app, shop, receiver,
+                                                                       marketing):
+    allowed = subscribe(shop, receiver, "/allowed", ["Customer.*"])   # loopback, allowed here
+    module_app.state.marketing = replace(marketing, webhooks_allow_private=False)
+    try:
+        before = head(module_app)
+        for url in PRIVATE_URLS:
+            problem = assert_problem(shop.post("/v1/webhooks", {"url": url, "event_types": ["*"]}),
+                                     422, "url")
+            [error] = problem["errors"]
+            assert "public addresses only" in error["reason"], (url, error)
+        assert "loopback address (127.0.0.1)" in problem_reason(shop, "http://localhost:1/x")
+        assert "link-local address (169.254.169.254)" in problem_reason(
+            shop, "http://169.254.169.254/latest/meta-data")
+        changed = shop.patch(f"/v1/webhooks/{allowed['id']}", {"url": "http://10.0.0.7/h"})
+        assert_problem(changed, 422, "url")
+        assert head(module_app) == before
+    finally:
+        module_app.state.marketing = marketing
+    # Allowed again (CRM_WEBHOOKS_ALLOW_PRIVATE=1): the same URLs are accepted.
+    for url in ("http://10.1.2.3/h", "http://[::1]/h"):
+        _ok(shop.post("/v1/webhooks", {"url": url, "event_types": ["Opportunity.Won"]}))
+
+
+def problem_reason(shop, url: str) -> str:
+    response = shop.post("/v1/webhooks", {"url": url, "event_types": ["*"]})
+    return assert_problem(response, 422, "url")["errors"][0]["reason"]
+
+
+def test_the_address_is_checked_again_right_before_each_delivery(module_app, shop, receiver,
+                                                                  marketing, clock):
+    """A name that led somewhere acceptable when subscribed may lead to loopback later (DNS
+    changed): the delivery is refused then, and goes through once addresses are acceptable."""
+    crm = module_app.state.crm
+    port = receiver.url.rsplit(":", 1)[1]
+    created = _ok(shop.post("/v1/webhooks", {"url": f"http://localhost:{port}/dns",
+                                             "event_types": ["Customer.Registered"]}))
+    receiver.secrets["/dns"] = created["secret"]
+    eli = shop.register("Eli Dns", None)["id"]
+    strict = replace(marketing, webhooks_allow_private=False)
+    deliveries_worker(crm, strict, clock, shop).run_until_idle()
+    assert receiver.recorder.matching(lambda r: r.path == "/dns") == []
+    caught_up(shop.client.app)
+    [delivery] = log_of(shop, created["id"])
+    assert (delivery["status"], delivery["attempts"]) == ("waiting", 1)
+    assert delivery["last_error"].startswith("refused: localhost is a loopback address")
+
+    clock.advance(seconds=31)
+    deliveries_worker(crm, marketing, clock, shop).run_until_idle()
+    [request] = receiver.recorder.matching(lambda r: r.path == "/dns")
+    assert request.headers["host"] == f"localhost:{port}"   # sent to the address checked
+    assert json.loads(request.body)["stream"] == eli
+    caught_up(shop.client.app)
+    assert log_of(shop, created["id"])[0]["status"] == "delivered"
+
+
+def test_a_request_goes_to_the_address_checked_with_the_name_in_host(receiver):
+    """The worker connects to the address it checked (here a name no DNS knows, resolved by
+    the test), not to whatever a second lookup would say; the name travels in Host."""
+    receiver.secrets["/pinned"] = "whsec_test"
+    port = int(receiver.url.rsplit(":", 1)[1])
+    body = b'{"hello": "pinned"}'
+    headers = {"Content-Type": "application/json", "Webhook-Id": "pinned-1",
+               "Webhook-Timestamp": "1", "Webhook-Signature": signature("whsec_test", 1, body),
+               "Webhook-Event-Type": "Test.Pinned"}
+    resolver = {"hooks.test": ["127.0.0.1"], "public.test": ["93.184.216.34"]}.get
+    with httpx.Client() as client:
+        response = post_checked(client, f"http://hooks.test:{port}/pinned", True, body, headers, 5,
+                                resolver=lambda host, _: resolver(host))
+        assert response.status_code == 200
+        with pytest.raises(RefusedAddress, match="loopback"):
+            post_checked(client, f"http://hooks.test:{port}/pinned", False, body, headers, 5,
+                         resolver=lambda host, _: resolver(host))
+    [request] = receiver.requests_for("pinned-1")
+    assert request.headers["host"] == f"hooks.test:{port}"
+    # The rule itself: public addresses pass, the rest say why not.
+    assert non_public("93.184.216.34") is None and non_public("2606:4700:4700::1111") is None
+    assert non_public("fe80::1%eth0").startswith("a link-local address")
+    check_subscription_url("https://public.test/h", False, lambda host, _: resolver(host))
+    with pytest.raises(DomainError) as refused:
+        check_subscription_url("https://hooks.test/h", False, lambda host, _: resolver(host))
+    assert refused.value.field == "url"
+
+
 # -- killing a worker process mid-delivery ----------------------------------------------------
 
 def start_worker_process(settings) -> subprocess.Popen:
     env = {**os.environ, "CRM_EVENT_STORE": settings.event_store_url,
            "CRM_DATA_DIR": str(settings.data_dir), "CRM_LEASE_SECONDS": "120",
-           "CRM_WORKER_NAME": "doomed", "PYTHONPATH": str(ROOT)}
+           "CRM_WORKER_NAME": "doomed", "CRM_WEBHOOKS_ALLOW_PRIVATE": "1",
+           "PYTHONPATH": str(ROOT)}
     return subprocess.Popen([sys.executable, "-m", "api.cli", "worker", "webhooks"], cwd=ROOT,
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -267,7 +364,7 @@ def test_a_worker_killed_mid_delivery_causes_no_duplicate(app, client, tenant, s
     crm = app.state.crm
     receiver = Receiver()
     receiver.url = receiver.recorder.start()
-    marketing = MarketingSettings(lease_seconds=120)
+    marketing = MarketingSettings(lease_seconds=120, webhooks_allow_private=True)
     app.state.marketing = marketing
     try:
         subscribe(tenant, receiver, "/kill", ["Customer.*"])

@@ -4,7 +4,10 @@ A job of the scheduler worker (time matters: waits). It follows the log: an
 event matching an active automation's trigger starts a run for the customer
 the event is about (a run's id derives from the automation, the event and the
 customer, so a trigger seen twice starts one run); a schedule trigger starts
-runs at its time. A run advances step by step; before every step its exit
+runs at its time; a segment entry trigger starts one on each
+``SegmentMembership.Entered`` of its segment (each entry is a new version of
+the membership aggregate, so a customer who leaves and enters again starts a
+new run). A run advances step by step; before every step its exit
 conditions are checked, so a customer who clicked (or ordered, or
 unsubscribed...) leaves the sequence there.
 
@@ -33,6 +36,7 @@ from commands import opportunities
 from commands.application import Crm, Idempotency
 from commands.errors import NotFound
 from commands.marketing_settings import MarketingSettings
+from commands.webhook_urls import RefusedAddress
 from domain.automation import AutomationRun, condition_holds, run_id
 from domain.base import CrmAggregate, DomainError, Meta
 from domain.customer import Customer
@@ -42,11 +46,27 @@ from domain.webhook import NOW
 from projections.envelope import Envelope
 from workers.log_worker import DueTimes
 from workers.sender import backoff, save
-from workers.webhooks import signature
+from workers.webhooks import post_checked, signature
 
 log = logging.getLogger("crm.automation-runs")
 
 MAX_STEPS_AT_ONCE = 100
+
+
+def _triggers(automation: dict[str, Any], e: Envelope) -> bool:
+    """Whether the event is the active automation's trigger.
+
+    A segment entry counts from the automation's activation on: an entry that happened
+    before it, recorded late by a lagging query node, starts nothing.
+    """
+    trigger = automation["trigger"]
+    if trigger["kind"] == "segment_entry":
+        return (e.type == "SegmentMembership.Entered"
+                and e.data["segment_id"] == str(trigger["segment_id"])
+                and datetime.fromisoformat(e.data["at"])
+                >= datetime.fromisoformat(automation["activated_at"]))
+    return (trigger["kind"] == "event" and trigger["event_type"] == e.type
+            and all(condition_holds(c, e.data) for c in trigger["conditions"]))
 
 
 class StepNotDone(Exception):
@@ -100,7 +120,7 @@ class AutomationRuns:
         if what == "Changed":
             automation["trigger"] = d["trigger"]
         elif what == "Activated":
-            automation.update(status="active", after=e.position)
+            automation.update(status="active", after=e.position, activated_at=e.occurred_at)
             trigger = automation["trigger"]
             if trigger["kind"] == "schedule":
                 at = datetime.fromisoformat(trigger["at"])
@@ -115,11 +135,8 @@ class AutomationRuns:
 
     def _maybe_trigger(self, e: Envelope) -> None:
         for key, automation in self.automations.items():
-            trigger = automation["trigger"]
             if (automation["status"] != "active" or automation["tenant"] != e.tenant
-                    or e.position <= automation["after"] or trigger["kind"] != "event"
-                    or trigger["event_type"] != e.type
-                    or not all(condition_holds(c, e.data) for c in trigger["conditions"])):
+                    or e.position <= automation["after"] or not _triggers(automation, e)):
                 continue
             customer = e.stream if e.type.startswith("Customer.") else e.data.get("customer_id")
             if not customer:
@@ -285,8 +302,11 @@ class AutomationRuns:
                    "Webhook-Signature": signature(subscription.secret, timestamp, body),
                    "Webhook-Event-Type": "AutomationRun.Step"}
         try:
-            response = self.client.post(subscription.url, content=body, headers=headers,
-                                        timeout=self.settings.webhook_timeout)
+            response = post_checked(self.client, subscription.url,
+                                    self.settings.webhooks_allow_private, body, headers,
+                                    self.settings.webhook_timeout)
+        except RefusedAddress as refused:
+            raise StepNotDone(str(refused)) from None
         except httpx.HTTPError as error:
             raise StepNotDone(f"{type(error).__name__}: {error}") from None
         if not 200 <= response.status_code < 300:

@@ -19,6 +19,13 @@ exponential backoff and jitter (``CRM_WEBHOOK_BACKOFF`` doubling up to
 delivery is a dead letter until someone replays it. 410 Gone gives up at once.
 Redirects are not followed. Events of a subscription created at log position
 p are those after p; events while it is paused are not delivered.
+
+Before every attempt the URL's host is resolved again and every address it has
+must be public (commands/webhook_urls.py; ``CRM_WEBHOOKS_ALLOW_PRIVATE=1`` lifts
+that); the request then goes to an address so checked, with the URL's host in
+``Host`` and in TLS's SNI and certificate check, so a DNS answer that changes
+between the check and the connection cannot point it elsewhere. A refused
+address is a failed attempt like any other (retried, then a dead letter).
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from commands.application import Crm
 from commands.marketing_settings import MarketingSettings
+from commands.webhook_urls import RefusedAddress, Resolver, delivery_addresses, resolve
 from domain.base import InvalidTransition, Meta
 from domain.webhook import NOW, WebhookDelivery, WebhookSubscription, delivery_id, matches
 from projections.envelope import Envelope
@@ -49,6 +57,31 @@ log = logging.getLogger("crm.webhooks")
 def signature(secret: str, timestamp: int, body: bytes) -> str:
     return "v1=" + hmac.new(secret.encode(), str(timestamp).encode() + b"." + body,
                             hashlib.sha256).hexdigest()
+
+
+def post_checked(client: httpx.Client, url: str, allow_private: bool, content: bytes,
+                 headers: dict[str, str], timeout: float,
+                 resolver: Resolver = resolve) -> httpx.Response:
+    """POSTs to ``url`` at an address checked just now (see the module docstring).
+
+    Addresses are tried in the resolver's order, as a client would. An https
+    request asks for its connection to be closed afterwards: the connection
+    pool knows connections by address, and one verified for this host must not
+    carry another host's request that resolves to the same address.
+    """
+    target = httpx.URL(url)
+    addresses = delivery_addresses(url, allow_private, resolver)
+    headers = {**headers, "Host": target.netloc.decode("ascii")}
+    if target.scheme == "https":
+        headers["Connection"] = "close"
+    for index, address in enumerate(addresses):
+        try:
+            return client.post(target.copy_with(host=address), content=content, headers=headers,
+                               timeout=timeout, extensions={"sni_hostname": target.host})
+        except httpx.ConnectError:
+            if index == len(addresses) - 1:
+                raise
+    raise AssertionError("unreachable")
 
 
 class WebhookDeliveries:
@@ -176,10 +209,13 @@ class WebhookDeliveries:
         started = time.monotonic()
         status, error = None, ""
         try:
-            response = self.client.post(subscription.url, content=body, headers=headers,
-                                        timeout=self.settings.webhook_timeout)
+            response = post_checked(self.client, subscription.url,
+                                    self.settings.webhooks_allow_private, body, headers,
+                                    self.settings.webhook_timeout)
             status = response.status_code
             error = f"HTTP {status}: {response.text[:200]}"
+        except RefusedAddress as refused:
+            error = str(refused)
         except httpx.HTTPError as failure:
             error = f"{type(failure).__name__}: {failure}"
         duration = int((time.monotonic() - started) * 1000)

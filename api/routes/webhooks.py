@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, CommandDep, ReaderDep
+from api.marketing_deps import MarketingDep
 from api.marketing_models import DeliveryRow, WebhookCreated, WebhookDetail, WebhookRow
 from api.models import CommandAccepted, Page
 from commands import webhooks as handlers
@@ -23,17 +24,20 @@ DeliveryStatus = Literal["delivering", "waiting", "delivered", "dead"]
 
 
 @command_router.post("", status_code=201, response_model=WebhookCreated)
-def create_webhook(body: handlers.CreateWebhook, ctx: CommandDep):
+def create_webhook(body: handlers.CreateWebhook, ctx: CommandDep, marketing: MarketingDep):
     """Subscribes a URL to event types (exact, `Family.*` or `*`) of events from now on. The
-    answer carries the signing secret: it is shown only here (and when rotated)."""
-    outcome = handlers.create(ctx.crm, ctx.meta, body, ctx.idem)
+    answer carries the signing secret: it is shown only here (and when rotated). The URL's
+    host must be a public address (not loopback, private or link-local) unless the service
+    runs with CRM_WEBHOOKS_ALLOW_PRIVATE=1."""
+    outcome = handlers.create(ctx.crm, ctx.meta, body, ctx.idem, marketing.webhooks_allow_private)
     return {**outcome.as_dict(), "secret": handlers.secret_of(ctx.crm, ctx.meta.tenant_id, outcome.id)}
 
 
 @command_router.patch("/{subscription_id}", response_model=CommandAccepted)
-def change_webhook(subscription_id: UUID, body: handlers.ChangeWebhook, ctx: CommandDep):
+def change_webhook(subscription_id: UUID, body: handlers.ChangeWebhook, ctx: CommandDep,
+                   marketing: MarketingDep):
     return handlers.change(ctx.crm, ctx.meta, subscription_id, body, ctx.expected_version,
-                           ctx.idem).as_dict()
+                           ctx.idem, marketing.webhooks_allow_private).as_dict()
 
 
 @command_router.post("/{subscription_id}/rotate-secret", response_model=WebhookCreated)
