@@ -246,3 +246,22 @@ def test_a_node_ticks_its_jobs_only_once_it_has_caught_up_with_the_log(tmp_path,
         assert ticked == [LATER]
     finally:
         store.close()
+
+
+def test_query_nodes_record_a_segment_entry_once_on_their_tick(cluster):
+    """The node jobs include SegmentEntries: a dynamic segment's new member becomes one
+    SegmentMembership.Entered event however many query nodes tick."""
+    command, headers = cluster["command"], cluster["headers"]
+    segment = ok(command.post("/v1/segments", headers=headers, json={
+        "name": "Big spenders", "rule": {"field": "lifetime_spend", "op": "gte", "value": "100"}}),
+        201)
+    customer = ok(command.post("/v1/customers", headers=headers,
+                               json={"name": "Bea Baker", "email": "bea@example.com"}), 201)
+    order = ok(command.post(f"/v1/customers/{customer['id']}/orders", headers=headers, json={
+        "order_id": "B-1", "amount": "150.00", "currency": "GBP", "item_count": 1}), 201)
+    for node in cluster["nodes"]:
+        node.get(f"/v1/customers/{customer['id']}", token=order["consistency_token"])
+        assert node.tick(LATER) == []
+    entered = stored(command.app.state.crm, "SegmentMembership.Entered")
+    assert [(e.data["segment_id"], e.data["customer_id"]) for e in entered] == [
+        (segment["id"], customer["id"])]

@@ -54,9 +54,11 @@ class NodeJob(Protocol):
 def node_jobs(crm: Crm, store: ReadStore) -> list[NodeJob]:
     """Every job a node with read models runs. Add a job here."""
     from workers.sales_sweep import daily_renewal_reminders, daily_sales_sweep
+    from workers.segment_entries import SegmentEntries
     return [
         daily_sales_sweep(crm, store),
         daily_renewal_reminders(crm, store),
+        SegmentEntries(crm, store),  # segment entries/exits as events, for automations
     ]
 
 
