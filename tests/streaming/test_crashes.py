@@ -84,6 +84,9 @@ def test_relay_and_query_node_killed_at_random_lose_nothing_and_apply_nothing_tw
     assert workload.commands == CUSTOMERS + COMMANDS
 
     wait_until(lambda: node_applied(node) >= total, 120, f"the query node to apply {total} events")
+    # The last relay may still be starting (the node may have applied everything from an
+    # earlier run's batches): a SIGTERM before it installed its handler would not be clean.
+    wait_until(lambda: relay.logged_since_start("relay.started"), 120, "the last relay to start")
     assert node.stopped_cleanly() and relay.stopped_cleanly()
     assert relay.count("relay.stopped") == 1 and "Application shutdown complete" in node.log()
 
