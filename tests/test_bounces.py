@@ -11,23 +11,15 @@ from email.utils import parseaddr
 
 import pytest
 
-from tests.marketing_support import FakeClock, SmtpSink, free_port, start_smtp
-from tests.test_sending import (SECRET, _ok, approved_template, customer, launch, recipients,
-                                settle, worker)
+from tests.marketing_support import free_port
+from tests.test_sending import (SECRET, _ok, approved_template, clock, customer,  # noqa: F401
+                                launch, recipients, settle, shop, smtp, worker)
 from workers import bounces
 
 BOUNCE_DOMAIN = "bounces.potters.example"
 NEWS = {"name": "News", "channel": "email", "subject": "News for {{ customer.first_name }}",
         "html": "<html><body><p>New glazes.</p><a href=\"{{ unsubscribe_url }}\">Unsubscribe</a>"
                 "</body></html>", "text": "New glazes. Unsubscribe: {{ unsubscribe_url }}"}
-
-
-@pytest.fixture(scope="module")
-def smtp(module_app):
-    sink = SmtpSink()
-    controller = start_smtp(sink)
-    yield sink, controller.port
-    controller.stop()
 
 
 @pytest.fixture(scope="module")
@@ -47,20 +39,6 @@ def receiver(module_app):
     controller = bounces.start(module_app.state.crm, SECRET.encode(), "127.0.0.1", port)
     yield port
     controller.stop()
-
-
-@pytest.fixture
-def clock(module_app):
-    from datetime import datetime, timezone
-    clock = FakeClock(datetime.now(timezone.utc).replace(microsecond=0))
-    module_app.state.clock = clock
-    yield clock
-    module_app.state.clock = None
-
-
-@pytest.fixture
-def shop(make_tenant, marketing):
-    return make_tenant("Potter's Wheel")
 
 
 def report(return_path: str, recipient: str, action: str, status: str, diagnostic: str) -> bytes:

@@ -18,23 +18,12 @@ from tests.marketing_support import caught_up
 from tests.support import assert_problem, head
 from tests.test_sending import (approved_template, clock, customer, marketing, shop,  # noqa: F401
                                 smtp, worker)
-from workers.drip import AutomationRuns
-from workers.log_worker import LogWorker
+from tests.test_automations import _ok, automations
 from workers.projector import Projector, catch_up, read_log
 from workers.segment_entries import SegmentEntries
 
 LOYAL = {"and": [{"field": "lifetime_spend", "op": "gte", "value": "100"},
                  {"not": {"field": "tag", "op": "contains", "value": "lapsed"}}]}
-
-
-def _ok(response) -> dict:
-    assert response.status_code in (200, 201), response.text
-    return response.json()
-
-
-def automations(module_app, marketing, clock, shop) -> LogWorker:
-    crm = module_app.state.crm
-    return LogWorker(crm, [AutomationRuns(crm, marketing, tenants={shop.id})], clock)
 
 
 def membership_events(crm, segment: str, customer_id: str) -> list[str]:
