@@ -16,7 +16,8 @@ from uuid import UUID
 
 from commands.application import Crm
 from projections import PROJECTIONS
-from projections.envelope import Envelope, from_event
+from projections.envelope import Envelope
+from projections.stored import stored_envelopes
 from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 from workers.aggregate_events import aggregate_envelopes
@@ -69,7 +70,7 @@ class Projector:
 def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE, stop: int | None = None) -> list[Envelope]:
     """The next events of the event store's notification log, as envelopes."""
     notifications = crm.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
-    return [from_event(crm.mapper.to_domain_event(n), n.id) for n in notifications]
+    return stored_envelopes(crm.mapper).envelopes(notifications)
 
 
 def catch_up(crm: Crm, projector: Projector) -> int:
