@@ -104,6 +104,17 @@ class StoredEnvelopes:
             and "datetime_iso" in self.tags
         self.classes: dict[str, tuple[str, int]] = {}  # topic -> (type name, class_version)
 
+    def type_name(self, topic: str) -> str:
+        """The envelope type of events stored under ``topic`` (``Customer.OrderRecorded``)."""
+        return self._class(topic)[0]
+
+    def _class(self, topic: str) -> tuple[str, int]:
+        known = self.classes.get(topic)
+        if known is None:
+            cls = resolve_topic(topic)
+            known = self.classes[topic] = (cls.__qualname__, getattr(cls, "class_version", 1))
+        return known
+
     def envelopes(self, notifications: list[Notification]) -> list[Envelope]:
         return [self.envelope(n) for n in notifications]
 
@@ -119,12 +130,7 @@ class StoredEnvelopes:
         return envelope
 
     def _fast(self, n: Notification) -> Envelope:
-        topic = n.topic
-        known = self.classes.get(topic)
-        if known is None:
-            cls = resolve_topic(topic)
-            known = self.classes[topic] = (cls.__qualname__, getattr(cls, "class_version", 1))
-        type_name, class_version = known
+        type_name, class_version = self._class(n.topic)
         aggregate_id = n.originator_id
         if type(aggregate_id) is not UUID:
             raise _Unsure
