@@ -135,22 +135,27 @@ class StoredEnvelopes:
         if type(aggregate_id) is not UUID:
             raise _Unsure
         state = orjson.loads(n.state)
-        if state.get("class_version", 1) != class_version:
+        if state.pop("class_version", 1) != class_version:
             raise _Unsure  # an upcaster applies: the library's way
         tags = self.tags
-        meta = state["meta"]
+        meta = state.pop("meta")
         tenant, actor = meta["tenant_id"], meta["actor"]
         correlation, causation = meta.get("correlation_id"), meta.get("causation_id")
         if type(tenant) is not str or type(actor) is not str or not (
                 correlation is None or type(correlation) is str) or not (
                 causation is None or type(causation) is str):
             raise _Unsure
-        timestamp = state["timestamp"]
+        timestamp = state.pop("timestamp")
         if type(timestamp) is not dict or len(timestamp) != 2 or timestamp.get("_type_") != "datetime_iso":
             raise _Unsure
         occurred_at = datetime.fromisoformat(timestamp["_data_"]).isoformat()
-        data = {k: _plain(v, tags) if type(v) in (dict, list) else v
-                for k, v in state.items() if k not in _NOT_DATA}
+        # What remains of the state is the data, in its stored order (the timeline keeps it as JSON).
+        data = state
+        for k in _NOT_DATA.intersection(data):
+            del data[k]
+        for k, v in data.items():
+            if type(v) is dict or type(v) is list:
+                data[k] = _plain(v, tags)
         stream = str(aggregate_id)
         version = n.originator_version
         envelope = object.__new__(Envelope)
