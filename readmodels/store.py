@@ -13,14 +13,12 @@ import time
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
-from decimal import Decimal
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import duckdb
-import orjson
 
 from readmodels.changes import Append, Change, Upsert
 from readmodels.schema import (BOOKKEEPING, TABLES, create_statements, schema_name,
@@ -301,9 +299,9 @@ def _write_upserts(cursor, table: str, key_columns: tuple[str, ...], rows: Itera
         values = [[key[c] for key, *_ in members] for c in key_columns]
         values += [[member[1 + k][c] for member in members]
                    for k, kind in enumerate(column_kinds) for c in kind]
-        select, params = _unnest(cursor, table, columns, values)
-        cursor.execute(f"INSERT INTO {table} AS {name} ({', '.join(columns)}) {select} "
-                       f"ON CONFLICT ({', '.join(key_columns)}) {action}", params)
+        cursor.execute(f"INSERT INTO {table} AS {name} ({', '.join(columns)}) "
+                       f"{_unnest(cursor, table, columns)} "
+                       f"ON CONFLICT ({', '.join(key_columns)}) {action}", values)
 
 
 def _write_appends(cursor, table: str, rows: list[dict]) -> None:
@@ -312,65 +310,20 @@ def _write_appends(cursor, table: str, rows: list[dict]) -> None:
         groups[tuple(row)].append(row)
     for columns, members in groups.items():
         values = [[row[c] for row in members] for c in columns]
-        select, params = _unnest(cursor, table, columns, values)
-        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) {select}", params)
+        cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) "
+                       f"{_unnest(cursor, table, columns)}", values)
 
 
-def _unnest(cursor, table: str, columns, values: list[list]) -> tuple[str, list]:
-    """``SELECT unnest($1)::T1, ...``: each column travels as one parameter.
+def _unnest(cursor, table: str, columns) -> str:
+    """``SELECT unnest($1)::T1, ...``: each column travels as one list parameter.
 
     Binding one list per column is an order of magnitude faster in DuckDB than
     a row of parameters per row; the casts give ON CONFLICT's ``excluded``
-    values the table's types (a timestamp arrives as an ISO string). Faster
-    still is one JSON text per column (DuckDB converts a Python list element by
-    element, ~1 µs each): used for a column whose values all have a type that
-    JSON carries to the same value (see ``_as_json``), else the list is bound.
+    values the table's types (a timestamp arrives as an ISO string).
     """
     types = _column_types(cursor, table)
-    selects, params = [], []
-    for n, (column, column_values) in enumerate(zip(columns, values), start=1):
-        kind = types[column]
-        text = _as_json(kind, column_values)
-        if text is None:
-            selects.append(f"CAST(unnest(${n}) AS {kind})")
-            params.append(column_values)
-        else:
-            element = "VARCHAR[]" if kind.endswith("[]") else "VARCHAR"
-            selects.append(f"CAST(unnest(from_json(${n}, '[\"{element}\"]')) AS {kind})")
-            params.append(text)
-    return "SELECT " + ", ".join(selects), params
-
-
-_NONE = type(None)
-# Per column type, the Python types whose JSON text casts to what the bound object casts to.
-_JSON_SAFE = {"DECIMAL": frozenset({Decimal, int, str, _NONE}),
-              "TIMESTAMP WITH TIME ZONE": frozenset({str, datetime, date, _NONE}),
-              "DATE": frozenset({str, date, _NONE}),
-              "BOOLEAN": frozenset({bool, str, _NONE}),
-              "INTEGER": frozenset({int, str, _NONE}), "BIGINT": frozenset({int, str, _NONE}),
-              "UUID": frozenset({UUID, str, _NONE}),
-              "VARCHAR": frozenset({str, int, UUID, _NONE}), "JSON": frozenset({str, _NONE})}
-
-
-def _json_default(value: Any) -> str:
-    if type(value) is Decimal:
-        return format(value, "f")  # no exponent: '100', not '1E+2'
-    raise TypeError
-
-
-def _as_json(kind: str, values: list) -> str | None:
-    """The column's values as one JSON array, or None when binding the list is the exact way."""
-    if kind.endswith("[]"):
-        if not all(v is None or (type(v) is list and all(type(x) is str for x in v)) for v in values):
-            return None
-    else:
-        safe = _JSON_SAFE.get("DECIMAL" if kind.startswith("DECIMAL") else kind)
-        if safe is None or not all(type(v) in safe for v in values):
-            return None
-    try:
-        return orjson.dumps(values, default=_json_default).decode()
-    except TypeError:  # an int beyond 64 bits, a decimal that is not finite
-        return None
+    return "SELECT " + ", ".join(f"CAST(unnest(${n}) AS {types[c]})"
+                                 for n, c in enumerate(columns, start=1))
 
 
 _TYPES: dict[str, dict[str, str]] = {}
