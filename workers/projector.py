@@ -56,9 +56,13 @@ class Projector:
                     fresh.append(envelope)
                     known[envelope.aggregate_id] = envelope.version
             live = [name for name in self.projections if name not in self.building]
+            types = {e.type for e in fresh}
             for name in live:
-                handle, wants = self.projections[name].handle, interest(self.projections[name]).wants
-                changes = [change for e in fresh if wants(e.type) for change in handle(e)]
+                module = self.projections[name]
+                wanted = {t for t in types if interest(module).wants(t)}
+                # Each projection sees the events it handles, in order (set columns: last one wins).
+                events = fresh if wanted == types else [e for e in fresh if e.type in wanted]
+                changes = [change for e in events for change in module.handle(e)]
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             for refresh in self.derived:
                 refresh(self.store, cursor, fresh)
@@ -76,11 +80,11 @@ def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE, stop: int | None = N
     return stored_envelopes(crm.mapper).envelopes(notifications)
 
 
-def catch_up(crm: Crm, projector: Projector) -> int:
+def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> int:
     """Applies everything in the log after the node's position; returns events applied."""
     total = 0
     position = projector.store.position(next(iter(projector.projections)))
-    while batch := read_log(crm, position):
+    while batch := read_log(crm, position, limit=batch_size):
         position = batch[-1].position
         total += projector.apply(batch, position)
     return total
