@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from types import CodeType, FunctionType, ModuleType
 from typing import Any
+from weakref import WeakKeyDictionary
 
 _TYPE = re.compile(r"[A-Z][A-Za-z0-9_]*\.[A-Z][A-Za-z0-9_]*")
 _PREFIX = re.compile(r"[A-Z][A-Za-z0-9_]*\.")
@@ -74,11 +75,11 @@ class Interest:
         return known
 
 
-_INTERESTS: dict[str, Interest] = {}
+_INTERESTS: WeakKeyDictionary = WeakKeyDictionary()  # module -> its Interest
 
 
 def interest(module: ModuleType) -> Interest:
-    found = _INTERESTS.get(module.__name__)
+    found = _INTERESTS.get(module)
     if found is None:
-        found = _INTERESTS[module.__name__] = Interest(module)
+        found = _INTERESTS[module] = Interest(module)
     return found

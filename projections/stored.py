@@ -21,6 +21,7 @@ from decimal import Decimal
 from hashlib import sha1
 from typing import Any
 from uuid import NAMESPACE_URL, UUID
+from weakref import WeakKeyDictionary
 
 import orjson
 from eventsourcing.persistence import (DatetimeAsISO, DecimalAsStr, Mapper, Notification,
@@ -167,12 +168,12 @@ class StoredEnvelopes:
         return envelope
 
 
-_READERS: dict[int, StoredEnvelopes] = {}
+_READERS: WeakKeyDictionary = WeakKeyDictionary()  # mapper -> its StoredEnvelopes
 
 
 def stored_envelopes(mapper: Mapper) -> StoredEnvelopes:
     """The (cached) converter for ``mapper``."""
-    reader = _READERS.get(id(mapper))
-    if reader is None or reader.mapper is not mapper:
-        reader = _READERS[id(mapper)] = StoredEnvelopes(mapper)
+    reader = _READERS.get(mapper)
+    if reader is None:
+        reader = _READERS[mapper] = StoredEnvelopes(mapper)
     return reader
