@@ -24,8 +24,13 @@ from uuid import NAMESPACE_URL, UUID
 from weakref import WeakKeyDictionary
 
 import orjson
-from eventsourcing.persistence import (DatetimeAsISO, DecimalAsStr, Mapper, Notification,
-                                       UUIDAsHex)
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    Mapper,
+    Notification,
+    UUIDAsHex,
+)
 from eventsourcing.utils import resolve_topic
 
 from projections.envelope import ENVELOPE_VERSION, Envelope, from_event

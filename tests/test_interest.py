@@ -31,10 +31,11 @@ def test_projections_return_nothing_for_the_event_types_they_are_not_interested_
 
 def test_interest_comes_from_literals_in_code_and_data_or_from_handles():
     module = types.ModuleType("projections.example")
-    exec("SUMMARY = {'Task.Created': 'created'}\n"
-         "def handle(e):\n"
-         "    if e.type.startswith('Quote.') or e.type == 'Customer.Registered': return [1]\n"
-         "    return [2] if e.type in SUMMARY else []\n", module.__dict__)
+    exec(  # noqa: S102 - a made-up projection module
+        "SUMMARY = {'Task.Created': 'created'}\n"
+        "def handle(e):\n"
+        "    if e.type.startswith('Quote.') or e.type == 'Customer.Registered': return [1]\n"
+        "    return [2] if e.type in SUMMARY else []\n", module.__dict__)
     found = Interest(module)
     assert [found.wants(t) for t in ("Task.Created", "Quote.Sent", "Customer.Registered",
                                      "Customer.NoteAdded", "Opportunity.Won")] == \
