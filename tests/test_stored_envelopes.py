@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date, datetime, timedelta, timezone
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
+import orjson
 import pytest
 from eventsourcing.persistence import StoredEvent
 from hypothesis import given
@@ -13,7 +15,7 @@ from hypothesis import strategies as st
 from commands.application import Crm
 from domain.base import Meta
 from domain.opportunity import Opportunity
-from projections.envelope import from_event
+from projections.envelope import Envelope, from_event
 from projections.stored import StoredEnvelopes, _Unsure, event_id
 from workers.demo import load_demo
 from workers.projector import read_log
@@ -103,3 +105,21 @@ def test_a_tag_this_process_does_not_know_goes_the_librarys_way(tmp_path):
 @given(st.uuids(), st.integers(min_value=0, max_value=2**40))
 def test_event_ids_are_the_uuid5_of_stream_and_version(stream: UUID, version: int):
     assert event_id(str(stream), version) == str(uuid5(NAMESPACE_URL, f"{stream}/{version}"))
+
+
+def test_an_envelope_read_from_kafka_equals_the_one_written(tmp_path):
+    crm = Crm(f"sqlite:///{tmp_path / 'events.sqlite3'}")
+    try:
+        _odd_values(crm)
+        [envelope] = read_log(crm, 0)
+    finally:
+        crm.close()
+    raw = envelope.to_json()
+    assert Envelope.from_json(raw) == envelope
+    assert Envelope.from_json(raw).aggregate_id == envelope.aggregate_id
+    newer = orjson.loads(raw) | {"added_later": 1}
+    del newer["causation_id"]  # a default field may be left out
+    assert Envelope.from_json(orjson.dumps(newer)) == replace(envelope, causation_id=None)
+    del newer["stream"]
+    with pytest.raises(TypeError, match="stream"):
+        Envelope.from_json(orjson.dumps(newer))
