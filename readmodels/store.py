@@ -128,11 +128,12 @@ class ReadStore:
         keys = table_keys(projection)
         upserts: dict[str, dict[tuple, list]] = defaultdict(dict)
         appends: dict[str, list[dict]] = defaultdict(list)
+        copied: set[int] = set()  # merged rows whose dicts are this batch's own copies
         for change in changes:
-            if isinstance(change, Append):
+            if type(change) is Append:
                 appends[change.table].append(change.row)
             else:
-                _coalesce(upserts[change.table], change, keys[change.table])
+                _coalesce(upserts[change.table], change, keys[change.table], copied)
         for table, merged in upserts.items():
             _write_upserts(cursor, f"{schema}.{table}", keys[table], merged.values())
         for table, rows in appends.items():
@@ -236,14 +237,22 @@ def fingerprint(projection: str) -> str:
     return hashlib.sha256(repr(TABLES[projection]).encode()).hexdigest()[:16]
 
 
-def _coalesce(merged: dict[tuple, list], change: Upsert, key_columns: tuple[str, ...]) -> None:
-    """Folds several upserts of one row into one, so a statement never touches a row twice."""
-    key = tuple(change.key[column] for column in key_columns)
-    if key not in merged:
-        merged[key] = [dict(change.key), dict(change.set), dict(change.add),
-                       dict(change.greatest), dict(change.least)]
+def _coalesce(merged: dict[tuple, list], change: Upsert, key_columns: tuple[str, ...],
+              copied: set[int]) -> None:
+    """Folds several upserts of one row into one, so a statement never touches a row twice.
+
+    A row's first change is kept as it is (most rows of a batch have only one);
+    its dicts are copied only when a second change must be folded into them.
+    """
+    key = tuple([change.key[column] for column in key_columns])
+    row = merged.get(key)
+    if row is None:
+        merged[key] = [change.key, change.set, change.add, change.greatest, change.least]
         return
-    _, sets, adds, greatest, least = merged[key]
+    if id(row) not in copied:
+        row[1:] = [dict(row[1]), dict(row[2]), dict(row[3]), dict(row[4])]
+        copied.add(id(row))
+    _, sets, adds, greatest, least = row
     sets.update(change.set)
     for column, delta in change.add.items():
         adds[column] = adds.get(column, 0) + delta

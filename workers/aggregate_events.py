@@ -13,7 +13,8 @@ from uuid import UUID
 from eventsourcing.persistence import Notification
 
 from commands.application import Crm
-from projections.envelope import Envelope, from_event
+from projections.envelope import Envelope
+from projections.stored import stored_envelopes
 
 
 def aggregate_envelopes(crm: Crm, aggregate_id: UUID, gt: int, lte: int) -> list[Envelope]:
@@ -33,6 +34,6 @@ def aggregate_envelopes(crm: Crm, aggregate_id: UUID, gt: int, lte: int) -> list
                 "WHERE originator_id = ? AND originator_version > ? AND originator_version <= ? "
                 "ORDER BY originator_version", (aggregate_id.hex, gt, lte))
         rows = cursor.fetchall()
-    return [from_event(crm.mapper.to_domain_event(Notification(
+    return stored_envelopes(crm.mapper).envelopes([Notification(
         id=row["id"], originator_id=aggregate_id, originator_version=row["originator_version"],
-        topic=row["topic"], state=bytes(row["state"]))), row["id"]) for row in rows]
+        topic=row["topic"], state=bytes(row["state"])) for row in rows])

@@ -16,7 +16,9 @@ from uuid import UUID
 
 from commands.application import Crm
 from projections import PROJECTIONS
-from projections.envelope import Envelope, from_event
+from projections.envelope import Envelope
+from projections.interest import interest
+from projections.stored import stored_envelopes
 from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 from workers.aggregate_events import aggregate_envelopes
@@ -24,6 +26,7 @@ from workers.aggregate_events import aggregate_envelopes
 log = logging.getLogger("crm.projector")
 
 BATCH_SIZE = 2000
+REBUILD_BATCH = 5000  # a rebuild writes one transaction per batch; readers are not waiting on it
 TOP_UP_UNDER_LOCK = 200  # aggregates a rebuild may top up while the live projector waits
 Progress = Callable[[int, int], None]
 
@@ -53,8 +56,13 @@ class Projector:
                     fresh.append(envelope)
                     known[envelope.aggregate_id] = envelope.version
             live = [name for name in self.projections if name not in self.building]
+            types = {e.type for e in fresh}
             for name in live:
-                changes = [change for e in fresh for change in self.projections[name].handle(e)]
+                module = self.projections[name]
+                wanted = {t for t in types if interest(module).wants(t)}
+                # Each projection sees the events it handles, in order (set columns: last one wins).
+                events = fresh if wanted == types else [e for e in fresh if e.type in wanted]
+                changes = [change for e in events for change in module.handle(e)]
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             for refresh in self.derived:
                 refresh(self.store, cursor, fresh)
@@ -69,14 +77,14 @@ class Projector:
 def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE, stop: int | None = None) -> list[Envelope]:
     """The next events of the event store's notification log, as envelopes."""
     notifications = crm.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
-    return [from_event(crm.mapper.to_domain_event(n), n.id) for n in notifications]
+    return stored_envelopes(crm.mapper).envelopes(notifications)
 
 
-def catch_up(crm: Crm, projector: Projector) -> int:
+def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> int:
     """Applies everything in the log after the node's position; returns events applied."""
     total = 0
     position = projector.store.position(next(iter(projector.projections)))
-    while batch := read_log(crm, position):
+    while batch := read_log(crm, position, limit=batch_size):
         position = batch[-1].position
         total += projector.apply(batch, position)
     return total
@@ -107,49 +115,71 @@ class LogTailer(threading.Thread):
 
 
 def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None = None) -> int:
-    """Builds ``name`` anew beside the live tables from the event store, then switches to it.
+    """Builds ``name`` anew beside the live tables from the event store, then switches to it."""
+    return rebuild_many(crm, projector, [name], progress)
+
+
+def rebuild_many(crm: Crm, projector: Projector, names: list[str],
+                 progress: Progress | None = None) -> int:
+    """Builds ``names`` anew beside their live tables in one pass over the log, then switches.
 
     Exact for any feed. Whatever order the live tables received events in (log
     order when embedded, partition by partition through Kafka), they hold, per
     aggregate, exactly versions 1..applied_versions[aggregate]. The new
-    generation is built to hold exactly that set:
+    generations are built to hold exactly that set:
 
     1. with the live projector running, the log is replayed from 0 and an event
        is taken only if it is the next version of its aggregate in the new
-       generation and the live tables had already applied it when its batch was
-       read (so the new generation never gets ahead of the live one);
+       generation and the live tables had already applied it (so the new
+       generation never gets ahead of the live one);
     2. the aggregates the live tables moved further meanwhile are topped up from
        the event store by aggregate, first without the lock while many remain,
        then, with the live projector paused, the last few in the transaction
        that switches the views.
 
-    Readers keep the live generation until the switch. Returns the log position read to.
+    Only events some of ``names`` handle become envelopes (projections/interest.py);
+    the others just advance their aggregate's version. Readers keep the live
+    generations until the switch. Returns the log position read to.
     """
-    store, module = projector.store, projector.projections[name]
-    generation, schema = store.prepare_generation(name)
-    built: dict[UUID, int] = {}  # per aggregate, the newest version in the new generation
+    store = projector.store
+    modules = {name: projector.projections[name] for name in names}
+    interests = {name: interest(module) for name, module in modules.items()}
+    schemas = {name: store.prepare_generation(name) for name in names}  # name -> (generation, schema)
+    stored = stored_envelopes(crm.mapper)
+    built: dict[UUID, int] = {}  # per aggregate, the newest version in the new generations
     position, total = 0, crm.recorder.max_notification_id() or 0
+    # What the live tables applied: a snapshot, asked again for aggregates the log is ahead of.
+    live = store.all_applied_versions(store.reader())
 
     def behind(live: dict[UUID, int]) -> list[tuple[UUID, int, int]]:
         return [(aggregate, built.get(aggregate, 0), version) for aggregate, version in live.items()
                 if version > built.get(aggregate, 0)]
 
+    def write(cursor, envelopes: list[Envelope]) -> None:
+        for name, module in modules.items():
+            wants = interests[name].wants
+            store.write(cursor, name, schemas[name][1],
+                        [change for e in envelopes if wants(e.type) for change in module.handle(e)])
+
     def top_up(cursor, lagging: list[tuple[UUID, int, int]]) -> None:
         for aggregate, after, upto in lagging:
-            missing = aggregate_envelopes(crm, aggregate, after, upto)
-            store.write(cursor, name, schema, [change for e in missing for change in module.handle(e)])
+            write(cursor, aggregate_envelopes(crm, aggregate, after, upto))
             built[aggregate] = upto
 
-    while batch := read_log(crm, position):  # 1: the bulk, from the log
-        live = store.applied_versions(store.reader(), {e.aggregate_id for e in batch})
+    while notifications := crm.recorder.select_notifications(start=position + 1, limit=REBUILD_BATCH):
+        events = [(_uuid(n.originator_id), n.originator_version, n) for n in notifications]
+        ahead = {aggregate for aggregate, version, _ in events if version > live.get(aggregate, 0)}
+        if ahead:
+            live.update(store.applied_versions(store.reader(), ahead))
         taken = []
-        for e in batch:
-            if e.version == built.get(e.aggregate_id, 0) + 1 and e.version <= live.get(e.aggregate_id, 0):
-                taken.append(e)
-                built[e.aggregate_id] = e.version
+        for aggregate, version, n in events:  # 1: the bulk, from the log
+            if version == built.get(aggregate, 0) + 1 and version <= live.get(aggregate, 0):
+                built[aggregate] = version
+                if any(i.wants(stored.type_name(n.topic)) for i in interests.values()):
+                    taken.append(n)
         with store.transaction() as cursor:
-            store.write(cursor, name, schema, [change for e in taken for change in module.handle(e)])
-        position = batch[-1].position
+            write(cursor, stored.envelopes(taken))
+        position = notifications[-1].id
         if progress:
             progress(position, max(total, position))
     for _ in range(3):  # 2a: the stragglers, still without pausing the live node
@@ -161,13 +191,20 @@ def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None
     with projector.lock, store.transaction() as cursor:  # 2b: the last few, then switch
         lagging = behind(store.all_applied_versions(cursor))
         top_up(cursor, lagging)
-        store.switch_generation(cursor, name, generation)
-        if name in projector.building:  # built from scratch: now live, at the node's position
-            store.record_positions(cursor, [name], store.node_position(cursor), 0, None)
-            projector.building.discard(name)
-    log.info("rebuilt %s up to position %s as generation %s (%s aggregates topped up at the switch)",
-             name, position, generation, len(lagging))
+        for name in names:
+            store.switch_generation(cursor, name, schemas[name][0])
+        new = [name for name in names if name in projector.building]
+        if new:  # built from scratch: now live, at the node's position
+            store.record_positions(cursor, new, store.node_position(cursor), 0, None)
+            projector.building.difference_update(new)
+    log.info("rebuilt %s up to position %s (%s aggregates topped up at the switch)",
+             ", ".join(f"{name} as generation {schemas[name][0]}" for name in names), position,
+             len(lagging))
     return position
+
+
+def _uuid(originator_id) -> UUID:
+    return originator_id if type(originator_id) is UUID else UUID(str(originator_id))
 
 
 def applied_version(store: ReadStore, aggregate_id: UUID) -> int:

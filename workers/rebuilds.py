@@ -15,7 +15,7 @@ import threading
 from typing import Any
 
 from commands.application import Crm
-from workers.projector import Projector, rebuild
+from workers.projector import Projector, rebuild_many
 
 log = logging.getLogger("crm.rebuilds")
 
@@ -33,7 +33,7 @@ class Rebuilds:
         return (self.jobs.get(name) or {}).get("state") == "running"
 
     def start(self, names: list[str], replacing_unfit: bool = False) -> None:
-        """Rebuilds ``names`` one after another in a background thread; progress in ``jobs``.
+        """Rebuilds ``names`` in a background thread, in one pass over the log; progress in ``jobs``.
 
         ``replacing_unfit``: their live tables are missing or of an older shape, so
         live batches leave them out until the rebuild switches them in.
@@ -48,14 +48,18 @@ class Rebuilds:
             threading.Thread(target=self._run, args=(names,), name="rebuilds", daemon=True).start()
 
     def _run(self, names: list[str]) -> None:
-        for name in names:
-            job = self.jobs[name]
-            try:
-                rebuild(self.crm, self.projector, name,
-                        lambda position, total: job.update(position=position, total=total))
+        jobs = [self.jobs[name] for name in names]
+
+        def progress(position: int, total: int) -> None:
+            for job in jobs:
+                job.update(position=position, total=total)
+        try:
+            rebuild_many(self.crm, self.projector, names, progress)
+            for job in jobs:
                 job["state"] = "done"
-            except Exception as error:  # reported through the status route and the log
-                log.exception("rebuilding %s failed", name)
+        except Exception as error:  # reported through the status route and the log
+            log.exception("rebuilding %s failed", ", ".join(names))
+            for job in jobs:
                 job.update(state="failed", error=repr(error))
 
     def backfill(self) -> list[str]:
