@@ -140,20 +140,24 @@ def top_scores(db, tenant_id: str, now: datetime, *, min_score: int = 0,
 
 
 def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
-                      history: bool = True) -> dict[str, Any] | None:
+                      history: bool = True, rules: list[dict] | None = None) -> dict[str, Any] | None:
     """The score with its reasons (points per rule) and its history (the score after each
-    scored event, under the current rules); None for an archived or unknown customer."""
-    rules = settings(db, tenant_id)["scoring_rules"]
+    scored event, under the current rules); None for an archived or unknown customer.
+    ``rules``: the tenant's scoring rules when the caller read them already."""
+    rules = settings(db, tenant_id)["scoring_rules"] if rules is None else rules
     sql, params = _scores_sql(rules, tenant_id, now, customer_id)
-    row = db.execute(f"SELECT score, earned, silence_points, last_activity_at FROM ({sql})",
-                     params).fetchone()
+    points_sql, points_params = _points(rules, tenant_id, customer_id)
+    # Score and reasons in one statement: both only read this customer's rows.
+    row = db.execute(
+        f"SELECT score, earned, silence_points, last_activity_at, (SELECT list([rule, total::VARCHAR, "
+        f"times::VARCHAR] ORDER BY total DESC, rule) FROM (SELECT rule, sum(points) AS total, "
+        f"count(*) AS times FROM ({points_sql}) GROUP BY rule)) FROM ({sql})",
+        points_params + params).fetchone()
     if row is None:
         return None
-    score, earned, silence_points, last_activity_at = row
-    points_sql, points_params = _points(rules, tenant_id, customer_id)
-    reasons = [{"rule": rule, "points": int(total), "times": times} for rule, total, times in db.execute(
-        f"SELECT rule, sum(points), count(*) FROM ({points_sql}) GROUP BY rule ORDER BY 2 DESC, 1",
-        points_params).fetchall()]
+    score, earned, silence_points, last_activity_at, found = row
+    reasons = [{"rule": rule, "points": int(total), "times": int(times)}
+               for rule, total, times in found or []]
     if silence_points:
         reasons.append({"rule": "silence", "points": silence_points, "times": 1})
     result = {"score": score, "earned": earned, "silence_points": silence_points,

@@ -67,13 +67,16 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
 # Bookkeeping of the node: how far each projection got, the newest version of
 # every aggregate applied (for consistency tokens and de-duplicating redeliveries),
 # and in server mode the next Kafka offset of every partition (written in the same
-# transaction as the rows, with the id of the topic incarnation they belong to).
+# transaction as the rows, with the id of the topic incarnation they belong to), and per
+# tenant a token renewed by each batch that changes its orders or customers
+# (readmodels/tenant_changes.py).
 BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS projection_positions (
     projection VARCHAR PRIMARY KEY, position BIGINT, applied_events BIGINT,
     newest_event_at TIMESTAMPTZ, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS applied_versions (aggregate_id UUID PRIMARY KEY, version INTEGER);
 CREATE TABLE IF NOT EXISTS projection_generations (projection VARCHAR PRIMARY KEY, generation INTEGER);
+CREATE TABLE IF NOT EXISTS tenant_changes (tenant_id VARCHAR PRIMARY KEY, token UUID);
 CREATE TABLE IF NOT EXISTS kafka_offsets (
     topic VARCHAR, partition INTEGER, next_offset BIGINT, topic_id VARCHAR,
     PRIMARY KEY (topic, partition));
