@@ -27,7 +27,8 @@ from uuid import UUID
 
 import orjson
 
-from readmodels import consent, custom_fields, lead_scores, leads, rfm, segments, tasks, tenant_changes
+from readmodels import (consent, custom_fields, lead_scores, leads, rfm, segments, tasks,
+                        tenant_changes)
 from readmodels.rows import as_dicts
 from readmodels.snapshot import snapshot
 

@@ -288,7 +288,7 @@ def of_customer(db, tenant_id: str, customer_id: UUID, as_of: datetime | None,
             [now, tenant_id, customer_id, customer_id, tenant_id]).fetchone()
         if row is None or not row[0]:
             return None
-        scored, recency_days, last_order_at, frequency, current, spend = row
+        _, recency_days, last_order_at, frequency, current, spend = row
         bp = breakpoints(db, tenant_id, now, currency, current)
         return score(bp, last_order_at, recency_days, frequency, spend or {})
 

@@ -85,7 +85,7 @@ def test_an_order_or_an_archive_that_moves_the_quintiles_shows_in_the_next_read(
 
 def test_only_what_moves_rfm_renews_a_tenants_token(app, tenant, other_tenant):
     store = app.state.store
-    token = lambda t: store.reader().execute(  # noqa: E731
+    token = lambda t: store.reader().execute(
         f"SELECT {tenant_changes.token_sql()}", [t.id]).fetchone()[0]
     customer = tenant.register("Ada", "ada@example.com")["id"]
     other = other_tenant.register("Bea", "bea@example.com")["id"]
