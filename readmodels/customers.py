@@ -65,40 +65,10 @@ def directory_filters(db, tenant_id: str, table: str, *, q: str | None = None,
 
 def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:
     """Profile, counts, spend and open deals of one customer; None if not in this tenant."""
-    found = as_dicts(db.execute(
-        f"SELECT {', '.join('c.' + c for c in DIRECTORY_COLUMNS)}, s.note_count, "
-        "s.communication_count, s.order_count, s.open_opportunities, s.won_opportunities, "
-        "s.campaigns_received, s.first_order_at, s.last_order_at, s.last_interaction_at, "
-        "v.version FROM customers c LEFT JOIN customer_summaries s ON s.id = c.id "
-        "LEFT JOIN applied_versions v ON v.aggregate_id = c.id "
-        "WHERE c.id = ? AND c.tenant_id = ?", [customer_id, tenant_id]))
-    if not found:
-        return None
-    customer = found[0]
-    for column in ("note_count", "communication_count", "order_count", "open_opportunities",
-                   "won_opportunities", "campaigns_received"):
-        customer[column] = customer[column] or 0
-    spend = as_dicts(db.execute(
-        "SELECT currency, total AS amount, orders FROM customer_spend WHERE customer_id = ? "
-        "ORDER BY orders DESC, total DESC", [customer_id]))
-    # The headline figure is in the currency the customer buys in most; all are listed.
-    main = spend[0] if spend else {"currency": None, "amount": 0, "orders": 0}
-    customer["lifetime_spend"] = str(main["amount"]) if spend else "0.00"
-    customer["currency"] = main["currency"]
-    customer["average_order_value"] = (
-        str((main["amount"] / main["orders"]).quantize(main["amount"])) if spend else None)
-    customer["spend_by_currency"] = [{**row, "amount": str(row["amount"])} for row in spend]
-    customer["open_opportunities_list"] = as_dicts(db.execute(
-        "SELECT id, title, value::VARCHAR AS value, currency, stage, expected_close "
-        "FROM opportunities WHERE customer_id = ? AND status = 'open' ORDER BY opened_at DESC "
-        "LIMIT 20", [customer_id]))
-    customer["last_interactions"] = as_dicts(db.execute(
-        "SELECT occurred_at, kind, event_type, summary FROM timeline WHERE customer_id = ? "
-        "ORDER BY occurred_at DESC, position DESC LIMIT 5", [customer_id]))
-    customer.update(customer360.extras(db, tenant_id, customer_id))
-    return customer
+    return customer360.customer_360(db, tenant_id, customer_id)
 
 
 def customer_exists(db, tenant_id: str, customer_id: UUID) -> bool:
-    return db.execute("SELECT 1 FROM customers WHERE id = ? AND tenant_id = ?",
-                      [customer_id, tenant_id]).fetchone() is not None
+    # By id alone first: DuckDB reads the primary key's index only when that is the only filter.
+    return db.execute("WITH c AS MATERIALIZED (SELECT tenant_id FROM customers WHERE id = ?) "
+                      "SELECT 1 FROM c WHERE tenant_id = ?", [customer_id, tenant_id]).fetchone() is not None

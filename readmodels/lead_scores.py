@@ -20,11 +20,23 @@ from readmodels.leads import settings
 _ACTIVITY = "(s.kind IN ('order', 'engagement') OR (s.kind = 'communication' AND s.direction = 'inbound'))"
 
 
+# One customer's signals and directory row, looked up by id alone: DuckDB 2 reads the ART
+# index only when that equality is a scan's only filter, so the rules filter these instead.
+_ONE = ("one_signals AS MATERIALIZED (SELECT * FROM score_signals WHERE customer_id = ?), "
+        "one_customer AS MATERIALIZED (SELECT * FROM customers WHERE id = ?)")
+
+
+def _sources(customer_id: UUID | None) -> tuple[str, str]:
+    """(signals table, customers table): the one customer's CTEs, or the whole tables."""
+    return ("score_signals", "customers") if customer_id is None else ("one_signals", "one_customer")
+
+
+def _with_one(customer_id: UUID | None) -> tuple[str, list]:
+    return ("", []) if customer_id is None else (_ONE + ", ", [customer_id, customer_id])
+
+
 def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
     where, params = ["s.tenant_id = ?", "s.kind = ?"], [tenant_id, rule["event"]]
-    if customer_id is not None:
-        where.append("s.customer_id = ?")
-        params.append(customer_id)
     for key, column in (("channel", "channel"), ("direction", "direction"), ("kind", "engagement")):
         if key in rule:
             where.append(f"s.{column} = ?")
@@ -33,7 +45,7 @@ def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[s
         where.append("s.amount >= ?::DECIMAL(18,2)")
         params.append(rule["min_amount"])
     sql = (f"SELECT s.customer_id, ? AS rule, ? AS points, s.occurred_at, s.position "
-           f"FROM score_signals s WHERE {' AND '.join(where)}")
+           f"FROM {_sources(customer_id)[0]} s WHERE {' AND '.join(where)}")
     params = [rule["name"], rule["points"], *params]
     if "max_times" in rule:
         sql += (" QUALIFY row_number() OVER (PARTITION BY s.customer_id "
@@ -44,9 +56,6 @@ def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[s
 
 def _attribute_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
     where, params = ["c.tenant_id = ?"], [tenant_id]
-    if customer_id is not None:
-        where.append("c.id = ?")
-        params.append(customer_id)
     attribute = rule["attribute"]
     if attribute == "source":
         where.append("lower(c.source) = lower(?)")
@@ -69,12 +78,13 @@ def _attribute_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tup
                      "'customer') = ?")
         params.append(rule["equals"])
     sql = (f"SELECT c.id AS customer_id, ? AS rule, ? AS points, NULL::TIMESTAMPTZ AS occurred_at, "
-           f"NULL::BIGINT AS position FROM customers c WHERE {' AND '.join(where)}")
+           f"NULL::BIGINT AS position FROM {_sources(customer_id)[1]} c WHERE {' AND '.join(where)}")
     return sql, [rule["name"], rule["points"], *params]
 
 
 def _points(rules: list[dict], tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
-    """One row per point-earning match: (customer_id, rule, points, occurred_at, position)."""
+    """One row per point-earning match: (customer_id, rule, points, occurred_at, position).
+    For one customer, the SQL reads the CTEs of :func:`_with_one`."""
     parts, params = [], []
     for rule in rules:
         if "event" in rule:
@@ -92,33 +102,38 @@ def _points(rules: list[dict], tenant_id: str, customer_id: UUID | None) -> tupl
 
 
 def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
-                customer_id: UUID | None = None) -> tuple[str, list]:
-    """SELECT id, name, email, earned, silence_points, last_activity_at, score."""
-    points_sql, params = _points(rules, tenant_id, customer_id)
-    one = " AND c.id = ?" if customer_id is not None else ""
-    one_signal = " AND s.customer_id = ?" if customer_id is not None else ""
+                customer_id: UUID | None = None, reasons: bool = False) -> tuple[str, list]:
+    """SELECT id, name, email, earned, silence_points, last_activity_at, score (and with
+    ``reasons``, for one customer: a list of [rule, points, times])."""
+    with_one, params = _with_one(customer_id)
+    points_sql, more = _points(rules, tenant_id, customer_id)
+    params += more
+    signals, customers = _sources(customer_id)
     silence = " + ".join(
         f"({int(rule['points'])} * floor((floor(epoch(?::TIMESTAMPTZ) / 86400) "
         f"- floor(epoch(last_activity_at) / 86400)) / {int(rule['silence_days'])}))"
         for rule in rules if "silence_days" in rule) or "0"
     silence_params = [now] * sum(1 for rule in rules if "silence_days" in rule)
+    why = (", (SELECT list([rule, total::VARCHAR, times::VARCHAR] ORDER BY total DESC, rule) "
+           "FROM (SELECT rule, sum(points) AS total, count(*) AS times FROM points GROUP BY rule)) "
+           "AS reasons" if reasons else "")
     sql = f"""
-        WITH points AS ({points_sql}),
+        WITH {with_one}points AS ({points_sql}),
         earned AS (SELECT customer_id, sum(points) AS earned FROM points GROUP BY 1),
         activity AS (
-            SELECT s.customer_id, max(s.occurred_at) AS last_at FROM score_signals s
-            WHERE s.tenant_id = ?{one_signal} AND {_ACTIVITY} AND s.occurred_at <= ? GROUP BY 1),
+            SELECT s.customer_id, max(s.occurred_at) AS last_at FROM {signals} s
+            WHERE s.tenant_id = ? AND {_ACTIVITY} AND s.occurred_at <= ? GROUP BY 1),
         base AS (
             SELECT c.id, c.name, c.email, coalesce(e.earned, 0) AS earned,
                    greatest(c.created_at, a.last_at) AS last_activity_at
-            FROM customers c LEFT JOIN earned e ON e.customer_id = c.id
+            FROM {customers} c LEFT JOIN earned e ON e.customer_id = c.id
             LEFT JOIN activity a ON a.customer_id = c.id
-            WHERE c.tenant_id = ? AND c.status = 'active'{one}),
+            WHERE c.tenant_id = ? AND c.status = 'active'),
         silenced AS (SELECT *, least(0, {silence})::INTEGER AS silence_points FROM base)
         SELECT id, name, email, earned::INTEGER AS earned, silence_points, last_activity_at,
-               least(100, greatest(0, earned + silence_points))::INTEGER AS score FROM silenced"""
-    params += [tenant_id, *([customer_id] if customer_id else []), now,
-               tenant_id, *([customer_id] if customer_id else []), *silence_params]
+               least(100, greatest(0, earned + silence_points))::INTEGER AS score{why}
+        FROM silenced"""
+    params += [tenant_id, now, tenant_id, *silence_params]
     return sql, params
 
 
@@ -140,36 +155,37 @@ def top_scores(db, tenant_id: str, now: datetime, *, min_score: int = 0,
 
 
 def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
-                      history: bool = True) -> dict[str, Any] | None:
+                      history: bool = True, rules: list[dict] | None = None) -> dict[str, Any] | None:
     """The score with its reasons (points per rule) and its history (the score after each
-    scored event, under the current rules); None for an archived or unknown customer."""
-    rules = settings(db, tenant_id)["scoring_rules"]
-    sql, params = _scores_sql(rules, tenant_id, now, customer_id)
-    row = db.execute(f"SELECT score, earned, silence_points, last_activity_at FROM ({sql})",
+    scored event, under the current rules); None for an archived or unknown customer.
+    ``rules``: the tenant's scoring rules when the caller read them already."""
+    rules = settings(db, tenant_id)["scoring_rules"] if rules is None else rules
+    sql, params = _scores_sql(rules, tenant_id, now, customer_id, reasons=True)
+    row = db.execute(f"SELECT score, earned, silence_points, last_activity_at, reasons FROM ({sql})",
                      params).fetchone()
     if row is None:
         return None
-    score, earned, silence_points, last_activity_at = row
-    points_sql, points_params = _points(rules, tenant_id, customer_id)
-    reasons = [{"rule": rule, "points": int(total), "times": times} for rule, total, times in db.execute(
-        f"SELECT rule, sum(points), count(*) FROM ({points_sql}) GROUP BY rule ORDER BY 2 DESC, 1",
-        points_params).fetchall()]
+    score, earned, silence_points, last_activity_at, found = row
+    reasons = [{"rule": rule, "points": int(total), "times": int(times)}
+               for rule, total, times in found or []]
     if silence_points:
         reasons.append({"rule": "silence", "points": silence_points, "times": 1})
     result = {"score": score, "earned": earned, "silence_points": silence_points,
               "last_activity_at": last_activity_at, "reasons": reasons}
     if history:
+        with_one, one_params = _with_one(customer_id)
+        points_sql, points_params = _points(rules, tenant_id, customer_id)
         result["history"] = [
             {"occurred_at": at, "rule": rule, "points": points, "score": after}
             for at, rule, points, after in db.execute(f"""
-                WITH points AS ({points_sql}),
+                WITH {with_one}points AS ({points_sql}),
                 attributes AS (SELECT coalesce(sum(points), 0) AS total FROM points
                                WHERE occurred_at IS NULL)
                 SELECT occurred_at, rule, points,
                        least(100, greatest(0, (SELECT total FROM attributes) + sum(points) OVER (
                            ORDER BY occurred_at, position, rule ROWS UNBOUNDED PRECEDING)))::INTEGER
                 FROM points WHERE occurred_at IS NOT NULL ORDER BY occurred_at, position, rule""",
-                points_params).fetchall()]
+                one_params + points_params).fetchall()]
     return result
 
 

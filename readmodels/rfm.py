@@ -9,15 +9,28 @@ is 1 + the number of breakpoints the customer beats (fewer days beats for
 recency, more for frequency and monetary). Equal values get equal scores.
 The named segment comes from the R and F scores by :data:`SEGMENTS`
 (docs/SEGMENTS.md).
+
+RFM now (``as_of=None``) keeps each tenant's breakpoints in a small in-process
+cache, keyed by the day and by the tenant's change token
+(:mod:`readmodels.tenant_changes`) read in the same snapshot: one customer's
+scores (the 360 view) are then a lookup of that customer instead of a pass over
+the whole tenant, and the list skips the quantiles. An order, a new spend or an
+archived customer of the tenant renews the token, so the next read recomputes.
 """
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
 from datetime import datetime, timezone
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from readmodels import cursor as keyset
+from readmodels import tenant_changes
+from readmodels.snapshot import snapshot
 
 # (segment, recency scores, frequency scores): every (R, F) pair is in exactly one row.
 SEGMENTS: tuple[tuple[str, tuple[int, ...], tuple[int, ...]], ...] = (
@@ -72,13 +85,15 @@ def _metrics_from_orders() -> str:
             FROM o GROUP BY customer_id)"""
 
 
-def _metrics_from_summaries() -> str:
+def _metrics_from_summaries(cur: str | None = None) -> str:
     """The same metrics from the per-customer summaries (one row per customer rather than per
-    order): what every order up to now gives, ten times faster on a big shop."""
-    return f"""
-        cur AS (SELECT coalesce(?, (SELECT currency FROM customer_spend WHERE tenant_id = ?
+    order): what every order up to now gives, ten times faster on a big shop. ``cur``: the
+    currency's SQL when it is known already (cached breakpoints)."""
+    cur = cur or """coalesce(?, (SELECT currency FROM customer_spend WHERE tenant_id = ?
                                     GROUP BY currency ORDER BY sum(orders) DESC, currency
-                                    LIMIT 1)) AS currency),
+                                    LIMIT 1))"""
+    return f"""
+        cur AS (SELECT {cur} AS currency),
         metrics AS (
             SELECT s.id AS customer_id, s.last_order_at, s.order_count AS frequency,
                    coalesce(sp.total, 0) AS monetary,
@@ -90,20 +105,30 @@ def _metrics_from_summaries() -> str:
             WHERE s.tenant_id = ? AND s.order_count > 0)"""
 
 
-def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None) -> tuple[str, list]:
+def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None,
+            breakpoints: Breakpoints | None = None, now: datetime | None = None) -> tuple[str, list]:
     """SELECT customer_id, last_order_at, recency_days, frequency, monetary, currency, r, f, m,
     rfm, segment — one row per customer with orders at ``as_of``. ``as_of=None`` means now,
-    computed from the summaries (every order recorded so far counts)."""
-    if as_of is None:
-        metrics = _metrics_from_summaries()
-        params = [currency, tenant_id, datetime.now(timezone.utc), tenant_id]
+    computed from the summaries (every order recorded so far counts); then ``breakpoints``
+    (of that ``now``'s day, see :func:`breakpoints`) spare the quantiles."""
+    now = now or datetime.now(timezone.utc)
+    if as_of is None and breakpoints is not None:
+        metrics = _metrics_from_summaries("?::VARCHAR")
+        params = [breakpoints.currency, now, tenant_id]
+        bp = "SELECT ?::DOUBLE[] AS r_bp, ?::DOUBLE[] AS f_bp, ?::DOUBLE[] AS m_bp"
+        params += [breakpoints.r, breakpoints.f, breakpoints.m]
     else:
-        metrics = _metrics_from_orders()
-        params = [tenant_id, as_of, currency, as_of]
+        if as_of is None:
+            metrics = _metrics_from_summaries()
+            params = [currency, tenant_id, now, tenant_id]
+        else:
+            metrics = _metrics_from_orders()
+            params = [tenant_id, as_of, currency, as_of]
+        bp = (f"SELECT {_breakpoints('recency_days')} AS r_bp, {_breakpoints('frequency')} AS f_bp, "
+              f"{_breakpoints('monetary')} AS m_bp FROM metrics")
     sql = f"""
         WITH {metrics},
-        bp AS (SELECT {_breakpoints('recency_days')} AS r_bp, {_breakpoints('frequency')} AS f_bp,
-                      {_breakpoints('monetary')} AS m_bp FROM metrics),
+        bp AS ({bp}),
         scored AS (
             SELECT metrics.*, (SELECT currency FROM cur) AS currency,
                    1 + len(list_filter(r_bp, lambda b: b > recency_days)) AS r,
@@ -116,6 +141,84 @@ def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None)
     return sql, params
 
 
+# -- breakpoints of now, cached per tenant ---------------------------------------------------
+
+@dataclass(frozen=True)
+class Breakpoints:
+    """A tenant's quintile breakpoints now: valid for one day while ``token`` (the tenant's
+    change token, :func:`readmodels.tenant_changes.token_sql`) stays the same."""
+
+    token: str | None
+    currency: str | None
+    r: list[float] | None
+    f: list[float] | None
+    m: list[float] | None
+
+
+CACHED_TENANTS = 1024
+_cache: OrderedDict[tuple, Breakpoints] = OrderedDict()
+_lock = threading.Lock()
+
+
+def _day(now: datetime) -> int:
+    return int(now.timestamp() // 86400)
+
+
+def token(db, tenant_id: str) -> str | None:
+    return db.execute(f"SELECT {tenant_changes.token_sql()}", [tenant_id]).fetchone()[0]
+
+
+_UNREAD = object()
+
+
+def breakpoints(db, tenant_id: str, now: datetime, currency: str | None = None,
+                current: Any = _UNREAD) -> Breakpoints:
+    """The tenant's breakpoints now, from the cache when ``current`` (the token read in the
+    caller's snapshot; read here if not given) matches. Run inside one snapshot
+    (:func:`readmodels.snapshot.snapshot`) with the queries that use them."""
+    current = token(db, tenant_id) if current is _UNREAD else current
+    key = (tenant_id, currency, _day(now))
+    with _lock:
+        found = _cache.get(key)
+        if found is not None and current is not None and found.token == current:
+            _cache.move_to_end(key)
+            return found
+    sql = (f"WITH {_metrics_from_summaries()} SELECT (SELECT currency FROM cur), "
+           f"{_breakpoints('recency_days')}, {_breakpoints('frequency')}, "
+           f"{_breakpoints('monetary')}, {tenant_changes.token_sql()} FROM metrics")
+    cur, r, f, m, computed = db.execute(sql, [currency, tenant_id, now, tenant_id,
+                                              tenant_id]).fetchone()
+    found = Breakpoints(computed, cur, r, f, m)
+    if current is not None and computed == current:
+        with _lock:
+            _cache[key] = found
+            _cache.move_to_end(key)
+            while len(_cache) > CACHED_TENANTS:
+                _cache.popitem(last=False)
+    return found
+
+
+def score(bp: Breakpoints, last_order_at: datetime, recency_days: int, frequency: int,
+          spend: dict[str, Decimal]) -> dict[str, Any]:
+    """One customer's RFM (as a row of :func:`rfm_sql` gives it) against the breakpoints;
+    compares as DuckDB does (a DECIMAL against a DOUBLE breakpoint as a DOUBLE)."""
+    monetary = spend.get(bp.currency, Decimal("0.00"))
+    r = 1 + sum(1 for b in bp.r or () if b > recency_days)
+    f = 1 + sum(1 for b in bp.f or () if b < frequency)
+    m = 1 + sum(1 for b in bp.m or () if b < float(monetary))
+    return {"last_order_at": last_order_at, "recency_days": recency_days, "frequency": frequency,
+            "monetary": str(monetary), "currency": bp.currency, "r": r, "f": f, "m": m,
+            "rfm": f"{r}{f}{m}", "segment": segment_of(r, f)}
+
+
+def customer_metrics_sql(now: str = "?") -> str:
+    """Columns of one customer's RFM inputs now, over ``customers c`` joined with
+    ``customer_summaries s``: rfm_scored (whether RFM covers the customer) and
+    rfm_recency_days (parameter: now)."""
+    return ("c.status = 'active' AND coalesce(s.order_count, 0) > 0 AS rfm_scored, "
+            f"{_days_between('s.last_order_at', f'{now}::TIMESTAMPTZ')} AS rfm_recency_days")
+
+
 def _plain(row: dict[str, Any]) -> dict[str, Any]:
     row["monetary"] = str(row["monetary"])
     return row
@@ -125,7 +228,12 @@ def customers(db, tenant_id: str, as_of: datetime | None, *, currency: str | Non
               segment: str | None = None, cursor: str | None = None,
               limit: int = 50) -> dict[str, Any]:
     """Scored customers, biggest spenders first."""
-    sql, params = rfm_sql(tenant_id, as_of, currency)
+    with snapshot(db):
+        return _customers(db, tenant_id, as_of, currency, segment, cursor, limit)
+
+
+def _customers(db, tenant_id, as_of, currency, segment, cursor, limit) -> dict[str, Any]:
+    sql, params = _rfm_sql_now_cached(db, tenant_id, as_of, currency)
     where, more = ["true"], []
     if segment:
         where.append("s.segment = ?")
@@ -149,10 +257,11 @@ def customers(db, tenant_id: str, as_of: datetime | None, *, currency: str | Non
 def segments(db, tenant_id: str, as_of: datetime | None,
              currency: str | None = None) -> list[dict[str, Any]]:
     """Every named segment (empty ones too): customers, share of customers, monetary total."""
-    sql, params = rfm_sql(tenant_id, as_of, currency)
-    found = {row[0]: row[1:] for row in db.execute(
-        f"SELECT segment, count(*), sum(monetary), any_value(currency) FROM ({sql}) GROUP BY segment",
-        params).fetchall()}
+    with snapshot(db):
+        sql, params = _rfm_sql_now_cached(db, tenant_id, as_of, currency)
+        found = {row[0]: row[1:] for row in db.execute(
+            f"SELECT segment, count(*), sum(monetary), any_value(currency) FROM ({sql}) "
+            "GROUP BY segment", params).fetchall()}
     total = sum(count for count, _, _ in found.values())
     return [{"segment": name, "customers": found.get(name, (0,))[0],
              "share": round(found[name][0] / total, 4) if name in found else 0.0,
@@ -163,8 +272,31 @@ def segments(db, tenant_id: str, as_of: datetime | None,
 
 def of_customer(db, tenant_id: str, customer_id: UUID, as_of: datetime | None,
                 currency: str | None = None) -> dict[str, Any] | None:
-    sql, params = rfm_sql(tenant_id, as_of, currency)
-    result = db.execute(f"SELECT * EXCLUDE (customer_id) FROM ({sql}) WHERE customer_id = ?",
-                        params + [customer_id])
-    row = result.fetchone()
-    return _plain(dict(zip([d[0] for d in result.description], row))) if row else None
+    if as_of is not None:
+        sql, params = rfm_sql(tenant_id, as_of, currency)
+        result = db.execute(f"SELECT * EXCLUDE (customer_id) FROM ({sql}) WHERE customer_id = ?",
+                            params + [customer_id])
+        row = result.fetchone()
+        return _plain(dict(zip([d[0] for d in result.description], row))) if row else None
+    now = datetime.now(timezone.utc)
+    with snapshot(db):
+        row = db.execute(
+            f"SELECT {customer_metrics_sql()}, s.last_order_at, s.order_count, "
+            f"{tenant_changes.token_sql()}, (SELECT map(list(currency), list(total)) "
+            "FROM customer_spend WHERE customer_id = ?) FROM customers c "
+            "LEFT JOIN customer_summaries s ON s.id = c.id WHERE c.id = ? AND c.tenant_id = ?",
+            [now, tenant_id, customer_id, customer_id, tenant_id]).fetchone()
+        if row is None or not row[0]:
+            return None
+        _, recency_days, last_order_at, frequency, current, spend = row
+        bp = breakpoints(db, tenant_id, now, currency, current)
+        return score(bp, last_order_at, recency_days, frequency, spend or {})
+
+
+def _rfm_sql_now_cached(db, tenant_id: str, as_of: datetime | None,
+                        currency: str | None) -> tuple[str, list]:
+    """rfm_sql, with the cached breakpoints when ``as_of`` is now (inside the caller's snapshot)."""
+    if as_of is not None:
+        return rfm_sql(tenant_id, as_of, currency)
+    now = datetime.now(timezone.utc)
+    return rfm_sql(tenant_id, None, currency, breakpoints(db, tenant_id, now, currency), now)

@@ -14,6 +14,9 @@ from readmodels.sales_schema import SALES_TABLES
 from readmodels.marketing_schema import MARKETING_TABLES
 
 # projection name -> {table: (column definitions, primary key or None, indexed columns)}
+# An index serves lookups of one value: DuckDB 2 scans an ART index only when an equality on
+# the indexed column is the scan's only filter (a composite primary key serves no lookup by
+# its first column), so queries of one customer's rows filter by customer_id alone first.
 TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]] = {
     "customer_directory": {
         "customers": ("""
@@ -32,7 +35,7 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
         "customer_spend": ("""
             customer_id UUID, currency VARCHAR, tenant_id VARCHAR,
             total DECIMAL(18,2) DEFAULT 0, orders INTEGER DEFAULT 0""",
-            ("customer_id", "currency"), ()),
+            ("customer_id", "currency"), ("customer_id",)),
     },
     "orders": {
         "orders": ("""
@@ -50,7 +53,7 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
             id UUID, tenant_id VARCHAR, customer_id UUID, title VARCHAR, value DECIMAL(18,2),
             currency VARCHAR, stage VARCHAR, status VARCHAR, owner VARCHAR,
             expected_close DATE, lost_reason VARCHAR, opened_at TIMESTAMPTZ,
-            updated_at TIMESTAMPTZ, closed_at TIMESTAMPTZ""", ("id",), ("tenant_id",)),
+            updated_at TIMESTAMPTZ, closed_at TIMESTAMPTZ""", ("id",), ("tenant_id", "customer_id")),
     },
     "tasks": {
         "tasks": ("""
@@ -67,13 +70,16 @@ TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, ...]]]
 # Bookkeeping of the node: how far each projection got, the newest version of
 # every aggregate applied (for consistency tokens and de-duplicating redeliveries),
 # and in server mode the next Kafka offset of every partition (written in the same
-# transaction as the rows, with the id of the topic incarnation they belong to).
+# transaction as the rows, with the id of the topic incarnation they belong to), and per
+# tenant a token renewed by each batch that changes its orders or customers
+# (readmodels/tenant_changes.py).
 BOOKKEEPING = """
 CREATE TABLE IF NOT EXISTS projection_positions (
     projection VARCHAR PRIMARY KEY, position BIGINT, applied_events BIGINT,
     newest_event_at TIMESTAMPTZ, updated_at TIMESTAMPTZ);
 CREATE TABLE IF NOT EXISTS applied_versions (aggregate_id UUID PRIMARY KEY, version INTEGER);
 CREATE TABLE IF NOT EXISTS projection_generations (projection VARCHAR PRIMARY KEY, generation INTEGER);
+CREATE TABLE IF NOT EXISTS tenant_changes (tenant_id VARCHAR PRIMARY KEY, token UUID);
 CREATE TABLE IF NOT EXISTS kafka_offsets (
     topic VARCHAR, partition INTEGER, next_offset BIGINT, topic_id VARCHAR,
     PRIMARY KEY (topic, partition));

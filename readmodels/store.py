@@ -20,6 +20,7 @@ from uuid import UUID
 
 import duckdb
 
+from readmodels import tenant_changes
 from readmodels.changes import Append, Change, Upsert
 from readmodels.schema import (BOOKKEEPING, TABLES, create_statements, schema_name,
                                table_keys, view_statements)
@@ -40,6 +41,7 @@ class ReadStore:
         self._generations: dict[str, int] = {}
         for projection in TABLES:
             self._ensure_live(projection)
+        tenant_changes.seed(self.db)
 
     def close(self) -> None:
         self.db.close()
@@ -100,6 +102,7 @@ class ReadStore:
             cursor.execute(statement)
         cursor.execute("UPDATE projection_generations SET generation = ?, fingerprint = ? "
                        "WHERE projection = ?", [generation, fingerprint(projection), projection])
+        tenant_changes.renew(cursor, projection)  # tenant-wide caches (RFM) start over
         cursor.execute(f"DROP SCHEMA IF EXISTS {schema_name(projection, old)} CASCADE")
         # Only the projector (paused by the caller) writes by generation; readers use views.
         self._generations[projection] = generation
@@ -126,6 +129,8 @@ class ReadStore:
               changes: Iterable[Change]) -> None:
         """Applies a batch of one projection's changes with a few bulk statements."""
         keys = table_keys(projection)
+        changes = list(changes)
+        tenant_changes.record(cursor, projection, changes)  # keys of tenant-wide caches (RFM)
         upserts: dict[str, dict[tuple, list]] = defaultdict(dict)
         appends: dict[str, list[dict]] = defaultdict(list)
         copied: set[int] = set()  # merged rows whose dicts are this batch's own copies
