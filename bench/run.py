@@ -14,6 +14,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -25,7 +26,7 @@ import httpx
 import psycopg
 from rich.console import Console
 
-from bench import e2e, load, projections, queries, raw, rfm_baseline, segments
+from bench import e2e, load, projection_speed, queries, raw, rfm_baseline, segments
 from bench.phases import Phases
 from bench.server import Server
 from bench.stats import spread
@@ -58,21 +59,34 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each timed load run")
     parser.add_argument("--rebuild-repeat", type=int, default=None,
                         help="rebuilds of each read model (default: --repeat)")
-    parser.add_argument("--rebuilds", choices=("all", "subset"), default=None,
-                        help=f"which read models to rebuild (default: all at tiny and small, "
-                             f"else {', '.join(projections.SUBSET)})")
+    parser.add_argument("--rebuilds", default=None,
+                        help=f"which read models to rebuild: all, subset "
+                             f"({', '.join(projection_speed.SUBSET)}) or names separated by commas "
+                             f"(default: all at tiny and small, else subset)")
     parser.add_argument("--e2e-rates", default="1000,200",
                         help="target commands/s of the open-loop end-to-end runs through Kafka")
     parser.add_argument("--e2e-seconds", type=float, default=10.0,
                         help="length of each end-to-end run")
+    parser.add_argument("--kafka-history", choices=("all", "none"), default=None,
+                        help="run the Kafka stack on the populated store (all: the query node "
+                             "consumes the whole history) or on an empty one (default: none at large)")
     parser.add_argument("--segment-orders", type=int, default=40,
                         help="orders timed from command to segment membership")
     parser.add_argument("--postgres", default=os.environ.get(
         "CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep-work", action="store_true",
+                        help="keep the work directory (DuckDB files, process logs); it is kept anyway "
+                             "when the run fails")
     args = parser.parse_args()
     args.rebuild_repeat = args.rebuild_repeat or args.repeat
     args.rebuilds = args.rebuilds or ("all" if args.scale in FULL_REBUILDS else "subset")
+    named = {"all": list(PROJECTIONS), "subset": [n for n in PROJECTIONS if n in projection_speed.SUBSET]}
+    args.rebuild_names = named.get(args.rebuilds) or [n.strip() for n in args.rebuilds.split(",")]
+    unknown = set(args.rebuild_names) - set(PROJECTIONS)
+    if unknown:
+        parser.error(f"no read model {', '.join(sorted(unknown))}; they are: {', '.join(PROJECTIONS)}")
+    args.kafka_history = args.kafka_history or ("none" if args.scale == "large" else "all")
     args.e2e_rates = tuple(float(rate) for rate in args.e2e_rates.split(",") if rate.strip())
     return args
 
@@ -87,13 +101,20 @@ def main() -> None:
     url = f"{args.postgres}?schema={schema}"
     work = Path(tempfile.mkdtemp(prefix="crm-bench-"))
     phases = Phases(console)
-    settings = {key: value for key, value in vars(args).items() if key not in ("postgres", "out")}
+    settings = {key: value for key, value in vars(args).items()
+                if key not in ("postgres", "out", "keep_work")}
     result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
               "seconds_per_run": args.seconds, "settings": settings, "started": started.isoformat(),
               "machine": machine(), "figures": {}, "phases_s": phases.elapsed_s}
     console.print(f"work directory {work}, event store schema {schema}")
     try:
         run_all(args, url, work, result["figures"], phases)
+    except BaseException:
+        console.print(f"[red]the run failed; the processes' logs are in {work}[/red]")
+        raise
+    else:
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
@@ -126,10 +147,9 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
     store = ReadStore(work / "readmodels.duckdb")
     try:
         projector = Projector(store)
-        catch_up = projections.timed_catch_up(crm, projector, events, phases)
+        catch_up = projection_speed.timed_catch_up(crm, projector, events, phases)
         figures["catch_up_all_projections_events_per_s"] = catch_up["events_per_s"]
-        names = list(PROJECTIONS) if args.rebuilds == "all" else list(projections.SUBSET)
-        figures["rebuild_events_per_s"] = projections.rebuilds(crm, projector, names,
+        figures["rebuild_events_per_s"] = projection_speed.rebuilds(crm, projector, args.rebuild_names,
                                                                args.rebuild_repeat, phases)
         with phases("RFM: service against bare DuckDB"):
             figures["rfm_against_bare_duckdb"] = rfm_baseline.measure(
@@ -177,17 +197,65 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
     finally:
         server.stop()
 
-    crm = Crm(url)
-    head = crm.recorder.max_notification_id() or 0
-    crm.close()
+    if args.kafka_history == "all":
+        crm = Crm(url)
+        head = crm.recorder.max_notification_id() or 0
+        crm.close()
 
-    def on_query_node(node: Server) -> None:
+        def on_query_node(node: Server) -> None:
+            figures["query_node_feed"] = "kafka"
+            with phases("queries on the query node"):
+                figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment["id"], 1,
+                                                                   args.seconds, clients=(8,))
+
+        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+                on_query_node)
+    else:
+        _query_node_following_log(args, url, work, demo, segment["id"], phases, figures)
+        _e2e_on_empty_store(args, work, phases, figures)
+
+
+def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id: str,
+                              phases: Phases, figures: dict) -> None:
+    """A separate query node at the run's scale without Kafka: `crm serve --role query` on a copy
+    of the embedded node's read models, following the event store's log (docs/OPERATIONS.md)."""
+    (work / "query-log").mkdir()
+    for name in ("readmodels.duckdb", "readmodels.duckdb.wal"):
+        if (work / name).exists():
+            shutil.copy(work / name, work / "query-log" / name)
+    node = Server("query", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work / "query-log"),
+                            "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN},
+                  work / "query-log.log")
+    try:
+        figures["query_node_feed"] = "event store log"
+        with phases("query node (following the log) catches up"):
+            _wait_caught_up(node)
         with phases("queries on the query node"):
-            figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment["id"], 1,
+            figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
                                                                args.seconds, clients=(8,))
+        figures["peak_memory_mib"]["query_node"] = node.peak_memory_mib()
+    finally:
+        node.stop()
 
-    e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
-            on_query_node)
+
+def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None:
+    """The Kafka stack on a schema of its own: only the end-to-end runs' events go through it."""
+    schema = f"bench_{uuid4().hex[:10]}_e2e"
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        url = f"{args.postgres}?schema={schema}"
+        crm = Crm(url)
+        try:
+            tenant_key = _tenant_key(crm)
+            head = crm.recorder.max_notification_id() or 0
+        finally:
+            crm.close()
+        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+                memory_key="query_node_without_history")
+    finally:
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _tenant_key(crm: Crm) -> str:
@@ -202,6 +270,8 @@ def _register(client: int, i: int):
 def _wait_caught_up(server: Server) -> None:
     admin = {"Authorization": f"Bearer {ADMIN}"}
     while True:
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the embedded node exited; see {server.log_path}")
         rows = httpx.get(f"{server.url}/v1/admin/projections", headers=admin, timeout=60).json()
         if all(row["lag"] == 0 for row in rows):
             return

@@ -48,10 +48,11 @@ def show(result: dict) -> None:
         one(f"end-to-end via Kafka at {rate}/s: p99 ms", v["p99"],
             f"command p99 {e['command_ms']['p99'] or 0:,.0f} ms")
     for name, mib in f.get("peak_memory_mib", {}).items():
-        one(f"peak memory {name} MiB", mib)
+        one(f"peak memory {name.replace('_', ' ')} MiB", mib)
     Console().print(table)
     for key, title in (("queries_ms", "query latency ms on the embedded node"),
-                       ("queries_ms_query_node", "query latency ms on the separate query node (Kafka-fed)")):
+                       ("queries_ms_query_node", "query latency ms on the separate query node "
+                                                 f"(fed from the {f.get('query_node_feed', 'kafka')})")):
         if f.get(key):
             Console().print(_queries(f[key], title))
     if phases := result.get("phases_s"):
