@@ -23,6 +23,7 @@ from bench.broker import Broker
 from bench.phases import Phases
 from bench.server import Server, Worker
 from bench.stats import latency_ms
+from bench.topic_watch import TopicWatch
 
 ADMIN = "bench-admin-token"
 
@@ -53,8 +54,21 @@ def wait_caught_up(node: Server, head: int, advance, timeout: float = 6 * 3600) 
         time.sleep(0.5)
 
 
-def summary(outcome: openloop.Outcome) -> dict:
-    return {"target_per_s": outcome.target_per_s, "seconds": outcome.seconds,
+def stages(outcome: openloop.Outcome, watch: TopicWatch) -> dict:
+    """The sampled commands' end-to-end time split at the moment the bench saw them on the topic."""
+    relay, node = [], []
+    for aggregate, accepted, shown in outcome.samples:
+        arrived = watch.arrived.get(aggregate)
+        if arrived is None:
+            continue
+        relay.append(max(0.0, arrived - accepted))
+        if shown is not None:
+            node.append(max(0.0, shown - arrived))
+    return {"accepted_to_topic_ms": latency_ms(relay), "topic_to_visible_ms": latency_ms(node)}
+
+
+def summary(outcome: openloop.Outcome, watch: TopicWatch | None = None) -> dict:
+    return {**(stages(outcome, watch) if watch else {}),"target_per_s": outcome.target_per_s, "seconds": outcome.seconds,
             "issued": outcome.issued, "accepted": outcome.accepted,
             "issued_per_s": outcome.issued / outcome.issue_seconds if outcome.issue_seconds else None,
             "accepted_per_s": outcome.accepted / outcome.drain_seconds if outcome.drain_seconds else None,
@@ -80,8 +94,9 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
     processes: list = []
     broker = Broker(work / "tansu.log")
     try:
+        topic = f"bench.{uuid4().hex[:8]}"
         env = {"CRM_EVENT_STORE": url, "CRM_KAFKA_BOOTSTRAP": broker.bootstrap,
-               "CRM_KAFKA_TOPIC": f"bench.{uuid4().hex[:8]}", "CRM_ADMIN_TOKEN": ADMIN}
+               "CRM_KAFKA_TOPIC": topic, "CRM_ADMIN_TOKEN": ADMIN}
         processes.append(Server("command", {**env, "CRM_DATA_DIR": str(work / "e2e-command"),
                                             "CRM_NODE_NAME": "bench-command"}, work / "e2e-command.log"))
         command = processes[-1]
@@ -99,12 +114,15 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
             after_catch_up(query)
         headers = {"Authorization": f"Bearer {tenant_key}"}
         results: dict = {}
+        watch = TopicWatch(broker.bootstrap, topic)
+        processes.append(watch)
+        watch.start()
 
         def at(rate: float) -> openloop.Outcome:
             with phases(f"end-to-end through Kafka at {rate:g} commands/s"):
                 outcome = openloop.run(command.url, query.url, headers, rate, seconds,
                                        _register(f"{rate:g}-{len(results)}"), _timeline)
-            results[f"{rate:g}"] = summary(outcome)
+            results[f"{rate:g}"] = summary(outcome, watch)
             return outcome
 
         outcomes = [at(rate) for rate in rates]

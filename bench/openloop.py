@@ -39,6 +39,8 @@ class Outcome:
     failures: list[str] = field(default_factory=list)
     command_latencies: list[float] = field(default_factory=list)
     visible_latencies: list[float] = field(default_factory=list)
+    # sampled commands: (aggregate id, when the 201 arrived, when it showed on the query node)
+    samples: list[tuple[str, float, float | None]] = field(default_factory=list)
     not_visible: int = 0  # token queries that timed out (503) or did not show the write
     issue_seconds: float = 0.0  # time taken to issue them all
     drain_seconds: float = 0.0  # until the last command and check answered
@@ -71,8 +73,10 @@ async def _one(i: int, commands: aiohttp.ClientSession, queries: aiohttp.ClientS
             ok = shown.status == 200 and bool(page.get("items"))
     except (aiohttp.ClientError, asyncio.TimeoutError):
         ok = False
-    if ok:
-        out.visible_latencies.append(time.perf_counter() - accepted)
+    shown_at = time.perf_counter() if ok else None
+    out.samples.append((str(answer["id"]), accepted, shown_at))
+    if shown_at is not None:
+        out.visible_latencies.append(shown_at - accepted)
     else:
         out.not_visible += 1
 

@@ -47,6 +47,11 @@ def show(result: dict) -> None:
         one(f"end-to-end via Kafka at {rate}/s: p50 ms", v["p50"], note)
         one(f"end-to-end via Kafka at {rate}/s: p99 ms", v["p99"],
             f"command p99 {e['command_ms']['p99'] or 0:,.0f} ms")
+        if (relay := e.get("accepted_to_topic_ms")) and relay["samples"]:
+            node = e["topic_to_visible_ms"]
+            one(f"… of which 201 → on the topic p50 ms", relay["p50"], f"p99 {relay['p99']:,.0f} ms")
+            one(f"… of which topic → visible p50 ms", node["p50"],
+                f"p99 {node['p99']:,.0f} ms" if node["samples"] else "")
     for name, mib in f.get("peak_memory_mib", {}).items():
         one(f"peak memory {name.replace('_', ' ')} MiB", mib)
     Console().print(table)
