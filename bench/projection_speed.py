@@ -33,7 +33,7 @@ def timed_catch_up(crm, projector: Projector, head: int, phases: Phases) -> dict
     first = next(iter(projector.projections))
     with phases("catch-up of all projections", total=head) as advance:
         started = time.perf_counter()
-        thread = threading.Thread(target=work, name="bench-catch-up")
+        thread = threading.Thread(target=work, name="bench-catch-up", daemon=True)
         thread.start()
         while thread.is_alive():
             thread.join(0.5)

@@ -127,39 +127,75 @@ def main() -> None:
 
 
 def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
+    """Every phase in order; each stops the processes it started, also when it fails."""
     crm = Crm(url)
+    try:
+        tenant_id, demo_key = _population(args, crm, figures, phases)
+        _baselines(args, crm, figures, phases)
+        _projections(args, crm, work, str(tenant_id), figures, phases)
+        tenant_key = _tenant_key(crm)
+    finally:
+        crm.close()
+    _commands(args, url, work, {"Authorization": f"Bearer {tenant_key}"}, figures, phases)
+    demo = {"Authorization": f"Bearer {demo_key}"}
+    segment_id = _embedded_node(args, url, work, demo, figures, phases)
+    if args.kafka_history == "all":
+        crm = Crm(url)
+        head = crm.recorder.max_notification_id() or 0
+        crm.close()
+
+        def on_query_node(node: Server) -> None:
+            figures["query_node_feed"] = "Kafka"
+            with phases("queries on the query node"):
+                figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
+                                                                   args.seconds, clients=(8,))
+
+        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+                on_query_node)
+    else:
+        _query_node_following_log(args, url, work, demo, segment_id, phases, figures)
+        _e2e_on_empty_store(args, work, phases, figures)
+
+
+def _population(args, crm: Crm, figures: dict, phases: Phases):
     customers = SCALES[args.scale]
     with phases("population", total=customers) as advance:
         started = time.perf_counter()
         tenant_id, demo_key = load_demo(crm, customers=customers, seed=1, name="Bench Shop",
                                         progress=advance)
         events = crm.recorder.max_notification_id() or 0
-        figures["population"] = {"events": events, "events_per_s": events / (time.perf_counter() - started)}
+        figures["population"] = {"events": events,
+                                 "events_per_s": events / (time.perf_counter() - started)}
+    return tenant_id, demo_key
 
+
+def _baselines(args, crm: Crm, figures: dict, phases: Phases) -> None:
     with phases("raw PostgreSQL and log baselines"):
-        dsn = args.postgres
         figures["raw_single_row_commits_per_s"] = spread(
-            [raw.single_row_commits(dsn, args.seconds) for _ in range(args.repeat)])
+            [raw.single_row_commits(args.postgres, args.seconds) for _ in range(args.repeat)])
         figures["raw_batched_inserts_rows_per_s"] = spread(
-            [raw.batched_inserts(dsn, args.seconds) for _ in range(args.repeat)])
+            [raw.batched_inserts(args.postgres, args.seconds) for _ in range(args.repeat)])
         figures["raw_log_read_events_per_s"] = spread([raw.log_read(crm) for _ in range(args.repeat)])
 
+
+def _projections(args, crm: Crm, work: Path, tenant_id: str, figures: dict, phases: Phases) -> None:
+    """Catch-up, rebuilds and the RFM baseline, in this process, on the file the nodes use later."""
     store = ReadStore(work / "readmodels.duckdb")
     try:
         projector = Projector(store)
-        catch_up = projection_speed.timed_catch_up(crm, projector, events, phases)
-        figures["catch_up_all_projections_events_per_s"] = catch_up["events_per_s"]
-        figures["rebuild_events_per_s"] = projection_speed.rebuilds(crm, projector, args.rebuild_names,
-                                                               args.rebuild_repeat, phases)
+        events = figures["population"]["events"]
+        caught_up = projection_speed.timed_catch_up(crm, projector, events, phases)
+        figures["catch_up_all_projections_events_per_s"] = caught_up["events_per_s"]
+        figures["rebuild_events_per_s"] = projection_speed.rebuilds(
+            crm, projector, args.rebuild_names, args.rebuild_repeat, phases)
         with phases("RFM: service against bare DuckDB"):
             figures["rfm_against_bare_duckdb"] = rfm_baseline.measure(
-                store, str(tenant_id), max(args.seconds / 2, 0.5))
+                store, tenant_id, max(args.seconds / 2, 0.5))
     finally:
         store.close()
 
-    tenant_key = _tenant_key(crm)
-    crm.close()
-    headers = {"Authorization": f"Bearer {tenant_key}"}
+
+def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: Phases) -> None:
     figures["commands_per_s"] = {}
     for mode, flag in (("group_commit", "1"), ("naive_save", "0")):
         with phases(f"commands through HTTP ({mode})"):
@@ -178,7 +214,10 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
             finally:
                 server.stop()
 
-    demo = {"Authorization": f"Bearer {demo_key}"}
+
+def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases: Phases) -> str:
+    """Segment membership, the query set and peak memory on `crm serve` (role all); returns the
+    segment's id (its members are in the query set of the query node too)."""
     server = Server("all", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work),
                             "CRM_ADMIN_TOKEN": ADMIN}, work / "embedded.log")
     try:
@@ -196,23 +235,7 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
         figures["peak_memory_mib"] = {"embedded_node": server.peak_memory_mib()}
     finally:
         server.stop()
-
-    if args.kafka_history == "all":
-        crm = Crm(url)
-        head = crm.recorder.max_notification_id() or 0
-        crm.close()
-
-        def on_query_node(node: Server) -> None:
-            figures["query_node_feed"] = "kafka"
-            with phases("queries on the query node"):
-                figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment["id"], 1,
-                                                                   args.seconds, clients=(8,))
-
-        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
-                on_query_node)
-    else:
-        _query_node_following_log(args, url, work, demo, segment["id"], phases, figures)
-        _e2e_on_empty_store(args, work, phases, figures)
+    return segment["id"]
 
 
 def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id: str,
@@ -227,7 +250,7 @@ def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id
                             "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN},
                   work / "query-log.log")
     try:
-        figures["query_node_feed"] = "event store log"
+        figures["query_node_feed"] = "the event store's log"
         with phases("query node (following the log) catches up"):
             _wait_caught_up(node)
         with phases("queries on the query node"):

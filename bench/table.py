@@ -57,7 +57,7 @@ def show(result: dict) -> None:
     Console().print(table)
     for key, title in (("queries_ms", "query latency ms on the embedded node"),
                        ("queries_ms_query_node", "query latency ms on the separate query node "
-                                                 f"(fed from the {f.get('query_node_feed', 'kafka')})")):
+                                                 f"(fed from {f.get('query_node_feed', 'Kafka')})")):
         if f.get(key):
             Console().print(_queries(f[key], title))
     if phases := result.get("phases_s"):
