@@ -24,6 +24,7 @@ from bench.phases import Phases
 from bench.server import Server, Worker
 from bench.stats import latency_ms
 from bench.topic_watch import TopicWatch
+from commands.application import Crm
 
 ADMIN = "bench-admin-token"
 
@@ -62,17 +63,25 @@ def stages(outcome: openloop.Outcome, watch: TopicWatch) -> dict:
         if arrived is None:
             continue
         relay.append(max(0.0, arrived - accepted))
-        if shown is not None:
-            node.append(max(0.0, shown - arrived))
+        if shown is not None:  # the two shares add up to the end-to-end time
+            node.append(shown - max(arrived, accepted))
     return {"accepted_to_topic_ms": latency_ms(relay), "topic_to_visible_ms": latency_ms(node)}
+
+
+def log_head(url: str) -> int:
+    crm = Crm(url)
+    try:
+        return crm.recorder.max_notification_id() or 0
+    finally:
+        crm.close()
 
 
 def summary(outcome: openloop.Outcome, watch: TopicWatch | None = None) -> dict:
     return {**(stages(outcome, watch) if watch else {}),"target_per_s": outcome.target_per_s, "seconds": outcome.seconds,
             "issued": outcome.issued, "accepted": outcome.accepted,
             "issued_per_s": outcome.issued / outcome.issue_seconds if outcome.issue_seconds else None,
-            "accepted_per_s": outcome.accepted / outcome.drain_seconds if outcome.drain_seconds else None,
-            "held_back": outcome.held_back, "failures": len(outcome.failures),
+            "accepted_per_s": openloop.accepted_per_s(outcome),
+            "drain_seconds": outcome.drain_seconds, "held_back": outcome.held_back, "failures": len(outcome.failures),
             "first_failures": outcome.failures[:3],
             "command_ms": latency_ms(outcome.command_latencies),
             "visible_ms": latency_ms(outcome.visible_latencies),
@@ -82,8 +91,7 @@ def summary(outcome: openloop.Outcome, watch: TopicWatch | None = None) -> dict:
 def sustained(outcome: openloop.Outcome) -> bool:
     """The service kept up: it answered at (nearly) the rate asked and the generator never
     had to hold back for unanswered commands."""
-    rate = outcome.accepted / outcome.drain_seconds if outcome.drain_seconds else 0
-    return outcome.held_back == 0 and rate >= 0.9 * outcome.target_per_s
+    return outcome.held_back == 0 and openloop.accepted_per_s(outcome) >= 0.9 * outcome.target_per_s
 
 
 def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ...], seconds: float,
@@ -119,6 +127,8 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
         watch.start()
 
         def at(rate: float) -> openloop.Outcome:
+            with phases("pipeline drains before the next rate"):  # each rate starts with no backlog
+                wait_caught_up(query, log_head(url), lambda *progress: None)
             with phases(f"end-to-end through Kafka at {rate:g} commands/s"):
                 outcome = openloop.run(command.url, query.url, headers, rate, seconds,
                                        _register(f"{rate:g}-{len(results)}"), _timeline)
@@ -127,7 +137,7 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
 
         outcomes = [at(rate) for rate in rates]
         if not any(sustained(o) for o in outcomes):  # also a rate this machine can sustain
-            best = max(o.accepted / o.drain_seconds for o in outcomes)
+            best = max(openloop.accepted_per_s(o) for o in outcomes)
             at(max(5.0, round(best / 2 / 5) * 5))
         figures["e2e_kafka"] = results
         figures.setdefault("peak_memory_mib", {})[memory_key] = query.peak_memory_mib()

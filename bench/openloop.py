@@ -42,6 +42,8 @@ class Outcome:
     # sampled commands: (aggregate id, when the 201 arrived, when it showed on the query node)
     samples: list[tuple[str, float, float | None]] = field(default_factory=list)
     not_visible: int = 0  # token queries that timed out (503) or did not show the write
+    first_accepted: float | None = None  # perf_counter() of the first and last 201
+    last_accepted: float | None = None
     issue_seconds: float = 0.0  # time taken to issue them all
     drain_seconds: float = 0.0  # until the last command and check answered
 
@@ -64,6 +66,8 @@ async def _one(i: int, commands: aiohttp.ClientSession, queries: aiohttp.ClientS
         return
     out.accepted += 1
     out.command_latencies.append(accepted - started)
+    out.first_accepted = min(out.first_accepted or accepted, accepted)
+    out.last_accepted = max(out.last_accepted or accepted, accepted)
     if not check:
         return
     try:
@@ -112,6 +116,14 @@ async def _run(command_url: str, query_url: str, headers: dict, rate: float, sec
             await asyncio.wait(tasks)
         out.drain_seconds = time.perf_counter() - started
     return out
+
+
+def accepted_per_s(out: Outcome) -> float:
+    """The rate achieved: how fast the 201s came, first to last. At a rate the service carries
+    it equals the rate asked; past that it is the service's own rate."""
+    if out.accepted < 2 or out.last_accepted == out.first_accepted:
+        return 0.0
+    return (out.accepted - 1) / (out.last_accepted - out.first_accepted)
 
 
 def run(command_url: str, query_url: str, headers: dict, rate: float, seconds: float,
