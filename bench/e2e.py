@@ -127,7 +127,7 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
         watch.start()
 
         def at(rate: float) -> openloop.Outcome:
-            with phases("pipeline drains before the next rate"):  # each rate starts with no backlog
+            with phases(f"pipeline drains before {rate:g}/s"):  # each rate starts with no backlog
                 wait_caught_up(query, log_head(url), lambda *progress: None)
             with phases(f"end-to-end through Kafka at {rate:g} commands/s"):
                 outcome = openloop.run(command.url, query.url, headers, rate, seconds,
