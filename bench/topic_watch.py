@@ -40,5 +40,6 @@ class TopicWatch(threading.Thread):
 
     def stop(self) -> None:
         self.stopping.set()
-        self.join(timeout=10)
+        if self.is_alive():
+            self.join(timeout=10)
         self.consumer.close()
