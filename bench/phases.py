@@ -15,6 +15,7 @@ from rich.progress import (BarColumn, MofNCompleteColumn, Progress, SpinnerColum
                            TimeElapsedColumn, TimeRemainingColumn)
 
 Advance = Callable[..., None]  # advance(done, total=None)
+PLAIN_EVERY_S = 30
 
 
 class Phases:
@@ -30,9 +31,16 @@ class Phases:
                    TimeElapsedColumn(), TimeRemainingColumn()]
         with Progress(*columns, console=self.console) as progress:
             task = progress.add_task(name, total=total)
+            said = [time.perf_counter()]
 
             def advance(done: int, total: int | None = None) -> None:
                 progress.update(task, completed=done, **({"total": total} if total else {}))
+                # Not a terminal (CI, a log file): no live bar, so a plain line now and then.
+                if not self.console.is_terminal and time.perf_counter() - said[0] > PLAIN_EVERY_S:
+                    said[0] = time.perf_counter()
+                    whole = progress.tasks[0].total
+                    self.console.print(f"{name}: {done:,}" + (f" of {whole:,.0f}" if whole else "")
+                                       + f" after {said[0] - started:,.0f} s")
 
             yield advance
         self.elapsed_s[name] = round(time.perf_counter() - started, 2)
