@@ -87,7 +87,12 @@ def arguments() -> argparse.Namespace:
     if unknown:
         parser.error(f"no read model {', '.join(sorted(unknown))}; they are: {', '.join(PROJECTIONS)}")
     args.kafka_history = args.kafka_history or ("none" if args.scale == "large" else "all")
-    args.e2e_rates = tuple(float(rate) for rate in args.e2e_rates.split(",") if rate.strip())
+    try:
+        args.e2e_rates = tuple(float(rate) for rate in args.e2e_rates.split(",") if rate.strip())
+    except ValueError:
+        parser.error(f"--e2e-rates takes numbers separated by commas, not {args.e2e_rates!r}")
+    if not args.e2e_rates or min(args.e2e_rates) <= 0:
+        parser.error("--e2e-rates needs at least one rate above 0")
     return args
 
 
