@@ -55,17 +55,22 @@ def wait_caught_up(node: Server, head: int, advance, timeout: float = 6 * 3600) 
         time.sleep(0.5)
 
 
-def stages(outcome: openloop.Outcome, watch: TopicWatch) -> dict:
-    """The sampled commands' end-to-end time split at the moment the bench saw them on the topic."""
-    relay, node = [], []
+def stages(outcome: openloop.Outcome, arrivals: dict[str, float]) -> dict:
+    """The sampled commands' end-to-end time split at the moment the watch saw them on the topic.
+    A sample the watch saw only after the query node showed it (the watch starved of CPU) is
+    left out and counted, rather than split wrongly."""
+    relay, node, late = [], [], 0
     for aggregate, accepted, shown in outcome.samples:
-        arrived = watch.arrived.get(aggregate)
-        if arrived is None:
+        arrived = arrivals.get(aggregate)
+        if arrived is None or shown is None:
+            continue
+        if arrived > shown:
+            late += 1
             continue
         relay.append(max(0.0, arrived - accepted))
-        if shown is not None:  # the two shares add up to the end-to-end time
-            node.append(shown - max(arrived, accepted))
-    return {"accepted_to_topic_ms": latency_ms(relay), "topic_to_visible_ms": latency_ms(node)}
+        node.append(shown - max(arrived, accepted))  # the two shares add up to the whole
+    return {"accepted_to_topic_ms": latency_ms(relay), "topic_to_visible_ms": latency_ms(node),
+            "watch_late": late}
 
 
 def log_head(url: str) -> int:
@@ -77,7 +82,7 @@ def log_head(url: str) -> int:
 
 
 def summary(outcome: openloop.Outcome, watch: TopicWatch | None = None) -> dict:
-    return {**(stages(outcome, watch) if watch else {}),"target_per_s": outcome.target_per_s, "seconds": outcome.seconds,
+    return {**(stages(outcome, watch.arrivals()) if watch else {}),"target_per_s": outcome.target_per_s, "seconds": outcome.seconds,
             "issued": outcome.issued, "accepted": outcome.accepted,
             "issued_per_s": outcome.issued / outcome.issue_seconds if outcome.issue_seconds else None,
             "accepted_per_s": openloop.accepted_per_s(outcome),
@@ -122,9 +127,8 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
             after_catch_up(query)
         headers = {"Authorization": f"Bearer {tenant_key}"}
         results: dict = {}
-        watch = TopicWatch(broker.bootstrap, topic)
+        watch = TopicWatch(broker.bootstrap, topic, work / "topic-watch.tsv")
         processes.append(watch)
-        watch.start()
 
         def at(rate: float) -> openloop.Outcome:
             with phases(f"pipeline drains before {rate:g}/s"):  # each rate starts with no backlog

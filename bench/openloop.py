@@ -42,7 +42,7 @@ class Outcome:
     # sampled commands: (aggregate id, when the 201 arrived, when it showed on the query node)
     samples: list[tuple[str, float, float | None]] = field(default_factory=list)
     not_visible: int = 0  # token queries that timed out (503) or did not show the write
-    first_accepted: float | None = None  # perf_counter() of the first and last 201
+    first_accepted: float | None = None  # time.monotonic() of the first and last 201
     last_accepted: float | None = None
     issue_seconds: float = 0.0  # time taken to issue them all
     drain_seconds: float = 0.0  # until the last command and check answered
@@ -52,7 +52,7 @@ async def _one(i: int, commands: aiohttp.ClientSession, queries: aiohttp.ClientS
                command_url: str, query_url: str, command: Command, visible: Visible,
                check: bool, out: Outcome) -> None:
     path, body = command(i)
-    started = time.perf_counter()
+    started = time.monotonic()
     try:
         async with commands.post(command_url + path, json=body) as response:
             answer = await response.json(content_type=None)
@@ -60,7 +60,7 @@ async def _one(i: int, commands: aiohttp.ClientSession, queries: aiohttp.ClientS
     except (aiohttp.ClientError, asyncio.TimeoutError) as error:
         out.failures.append(repr(error))
         return
-    accepted = time.perf_counter()
+    accepted = time.monotonic()
     if status >= 400:
         out.failures.append(f"{status} {str(answer)[:200]}")
         return
@@ -77,7 +77,7 @@ async def _one(i: int, commands: aiohttp.ClientSession, queries: aiohttp.ClientS
             ok = shown.status == 200 and bool(page.get("items"))
     except (aiohttp.ClientError, asyncio.TimeoutError):
         ok = False
-    shown_at = time.perf_counter() if ok else None
+    shown_at = time.monotonic() if ok else None
     out.samples.append((str(answer["id"]), accepted, shown_at))
     if shown_at is not None:
         out.visible_latencies.append(shown_at - accepted)
@@ -96,9 +96,9 @@ async def _run(command_url: str, query_url: str, headers: dict, rate: float, sec
             aiohttp.ClientSession(headers=headers, timeout=timeout,
                                   connector=aiohttp.TCPConnector(limit=64)) as queries:
         tasks: set[asyncio.Task] = set()
-        started = time.perf_counter()
+        started = time.monotonic()
         while out.issued < total:
-            due = min(total, int((time.perf_counter() - started) * rate) + 1)
+            due = min(total, int((time.monotonic() - started) * rate) + 1)
             while out.issued < due:
                 if len(tasks) >= MAX_IN_FLIGHT:
                     out.held_back += 1
@@ -111,10 +111,10 @@ async def _run(command_url: str, query_url: str, headers: dict, rate: float, sec
                 task.add_done_callback(tasks.discard)
                 out.issued += 1
             await asyncio.sleep(0.001)
-        out.issue_seconds = time.perf_counter() - started
+        out.issue_seconds = time.monotonic() - started
         if tasks:
             await asyncio.wait(tasks)
-        out.drain_seconds = time.perf_counter() - started
+        out.drain_seconds = time.monotonic() - started
     return out
 
 

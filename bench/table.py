@@ -49,8 +49,9 @@ def show(result: dict) -> None:
             f"command p99 {e['command_ms']['p99'] or 0:,.0f} ms")
         if (relay := e.get("accepted_to_topic_ms")) and relay["samples"]:
             node = e["topic_to_visible_ms"]
-            one(f"… of which 201 → on the topic p50 ms", relay["p50"], f"p99 {relay['p99']:,.0f} ms")
-            one(f"… of which topic → visible p50 ms", node["p50"],
+            late = f", {e['watch_late']} seen late" if e.get("watch_late") else ""
+            one("… of which 201 → on the topic p50 ms", relay["p50"], f"p99 {relay['p99']:,.0f} ms{late}")
+            one("… of which topic → visible p50 ms", node["p50"],
                 f"p99 {node['p99']:,.0f} ms" if node["samples"] else "")
     for name, mib in f.get("peak_memory_mib", {}).items():
         one(f"peak memory {name.replace('_', ' ')} MiB", mib)
