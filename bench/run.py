@@ -1,10 +1,11 @@
 """Runs every figure of the benchmark in one go and writes a table and a JSON file.
 
-Usage: python -m bench [--scale tiny|small|medium|large] [--repeat 3] [--seconds 5]
+Usage: python -m bench [--scale tiny|small|medium|large] [--repeat 3] [--seconds 5] ...
+(`python -m bench --help` lists every option; docs/PERFORMANCE.md says what each figure includes).
 
 Everything is measured in the same run on the same machine, so the ratios
 between our figures and the baselines (naive saves, raw PostgreSQL, raw log
-reads) mean something even where absolute numbers do not travel.
+reads, the bare DuckDB RFM query) mean something even where absolute numbers do not travel.
 """
 
 from __future__ import annotations
@@ -13,8 +14,7 @@ import argparse
 import json
 import os
 import platform
-import random
-import statistics
+import shutil
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -22,31 +22,26 @@ from importlib.metadata import version
 from pathlib import Path
 from uuid import uuid4
 
+import httpx
 import psycopg
 from rich.console import Console
-from rich.table import Table
 
-from bench import load, raw
+from bench import e2e, load, projection_speed, queries, raw, rfm_baseline, segments
+from bench.phases import Phases
 from bench.server import Server
+from bench.stats import spread
+from bench.table import show
 from commands.application import Crm
 from projections import PROJECTIONS
 from readmodels.store import ReadStore
 from workers.demo import load_demo
-from workers.projector import Projector, catch_up, rebuild
+from workers.projector import Projector
 
 SCALES = {"tiny": 500, "small": 10_000, "medium": 100_000, "large": 1_000_000}
+FULL_REBUILDS = ("tiny", "small")  # above these, a subset is rebuilt unless --rebuilds all
 CLIENTS = (1, 8, 64)
-ADMIN = "bench-admin-token"
+ADMIN = e2e.ADMIN
 console = Console(stderr=True)
-
-
-def spread(runs: list[float]) -> dict:
-    return {"median": statistics.median(runs), "min": min(runs), "max": max(runs), "runs": runs}
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def machine() -> dict:
@@ -57,15 +52,52 @@ def machine() -> dict:
                                                  "psycopg", "kafka-python")}}
 
 
-def main() -> None:
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench")
     parser.add_argument("--scale", choices=SCALES, default="small")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each timed figure")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each timed load run")
+    parser.add_argument("--rebuild-repeat", type=int, default=None,
+                        help="rebuilds of each read model (default: --repeat)")
+    parser.add_argument("--rebuilds", default=None,
+                        help=f"which read models to rebuild: all, subset "
+                             f"({', '.join(projection_speed.SUBSET)}) or names separated by commas "
+                             f"(default: all at tiny and small, else subset)")
+    parser.add_argument("--e2e-rates", default="1000,200",
+                        help="target commands/s of the open-loop end-to-end runs through Kafka")
+    parser.add_argument("--e2e-seconds", type=float, default=10.0,
+                        help="length of each end-to-end run")
+    parser.add_argument("--kafka-history", choices=("all", "none"), default=None,
+                        help="run the Kafka stack on the populated store (all: the query node "
+                             "consumes the whole history) or on an empty one (default: none at large)")
+    parser.add_argument("--segment-orders", type=int, default=40,
+                        help="orders timed from command to segment membership")
     parser.add_argument("--postgres", default=os.environ.get(
         "CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--keep-work", action="store_true",
+                        help="keep the work directory (DuckDB files, process logs); it is kept anyway "
+                             "when the run fails")
     args = parser.parse_args()
+    args.rebuild_repeat = args.rebuild_repeat or args.repeat
+    args.rebuilds = args.rebuilds or ("all" if args.scale in FULL_REBUILDS else "subset")
+    named = {"all": list(PROJECTIONS), "subset": [n for n in PROJECTIONS if n in projection_speed.SUBSET]}
+    args.rebuild_names = named.get(args.rebuilds) or [n.strip() for n in args.rebuilds.split(",")]
+    unknown = set(args.rebuild_names) - set(PROJECTIONS)
+    if unknown:
+        parser.error(f"no read model {', '.join(sorted(unknown))}; they are: {', '.join(PROJECTIONS)}")
+    args.kafka_history = args.kafka_history or ("none" if args.scale == "large" else "all")
+    try:
+        args.e2e_rates = tuple(float(rate) for rate in args.e2e_rates.split(",") if rate.strip())
+    except ValueError:
+        parser.error(f"--e2e-rates takes numbers separated by commas, not {args.e2e_rates!r}")
+    if not args.e2e_rates or min(args.e2e_rates) <= 0:
+        parser.error("--e2e-rates needs at least one rate above 0")
+    return args
+
+
+def main() -> None:
+    args = arguments()
     started = datetime.now(timezone.utc)
     out = args.out or Path("bench/results") / f"{args.scale}-{started:%Y%m%dT%H%M%S}.json"
     schema = f"bench_{uuid4().hex[:10]}"
@@ -73,83 +105,185 @@ def main() -> None:
         conn.execute(f"CREATE SCHEMA {schema}")
     url = f"{args.postgres}?schema={schema}"
     work = Path(tempfile.mkdtemp(prefix="crm-bench-"))
+    phases = Phases(console)
+    settings = {key: value for key, value in vars(args).items()
+                if key not in ("postgres", "out", "keep_work")}
     result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
-              "seconds_per_run": args.seconds, "started": started.isoformat(), "machine": machine(),
-              "figures": {}}
+              "seconds_per_run": args.seconds, "settings": settings, "started": started.isoformat(),
+              "machine": machine(), "figures": {}, "phases_s": phases.elapsed_s}
+    console.print(f"work directory {work}, event store schema {schema}")
     try:
-        run_all(args, url, work, result["figures"])
+        run_all(args, url, work, result["figures"], phases)
+    except BaseException:
+        console.print(f"[red]the run failed; the processes' logs are in {work}[/red]")
+        raise
+    else:
+        if not args.keep_work:
+            shutil.rmtree(work, ignore_errors=True)
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
             conn.execute("DROP TABLE IF EXISTS bench_raw_events")
+    result["total_s"] = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str))
     show(result)
     console.print(f"figures written to {out}")
 
 
-def run_all(args, url: str, work: Path, figures: dict) -> None:
+def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
+    """Every phase in order; each stops the processes it started, also when it fails."""
     crm = Crm(url)
-    console.print(f"populating {SCALES[args.scale]:,} customers ...")
-    t0 = time.perf_counter()
-    _, demo_key = load_demo(crm, customers=SCALES[args.scale], seed=1, name="Bench Shop")
-    events = crm.recorder.max_notification_id() or 0
-    figures["population"] = {"events": events, "events_per_s": events / (time.perf_counter() - t0)}
+    try:
+        tenant_id, demo_key = _population(args, crm, figures, phases)
+        _baselines(args, crm, figures, phases)
+        _projections(args, crm, work, str(tenant_id), figures, phases)
+        tenant_key = _tenant_key(crm)
+    finally:
+        crm.close()
+    _commands(args, url, work, {"Authorization": f"Bearer {tenant_key}"}, figures, phases)
+    demo = {"Authorization": f"Bearer {demo_key}"}
+    segment_id = _embedded_node(args, url, work, demo, figures, phases)
+    if args.kafka_history == "all":
+        crm = Crm(url)
+        head = crm.recorder.max_notification_id() or 0
+        crm.close()
 
-    console.print("raw PostgreSQL limits ...")
-    dsn = args.postgres
-    figures["raw_single_row_commits_per_s"] = spread(
-        [raw.single_row_commits(dsn, args.seconds) for _ in range(args.repeat)])
-    figures["raw_batched_inserts_rows_per_s"] = spread(
-        [raw.batched_inserts(dsn, args.seconds) for _ in range(args.repeat)])
-    figures["raw_log_read_events_per_s"] = spread([raw.log_read(crm) for _ in range(args.repeat)])
+        def on_query_node(node: Server) -> None:
+            figures["query_node_feed"] = "Kafka"
+            with phases("queries on the query node"):
+                figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
+                                                                   args.seconds, clients=(8,))
 
-    console.print("projections: catch-up and rebuilds ...")
+        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+                on_query_node)
+    else:
+        _query_node_following_log(args, url, work, demo, segment_id, phases, figures)
+        _e2e_on_empty_store(args, work, phases, figures)
+
+
+def _population(args, crm: Crm, figures: dict, phases: Phases):
+    customers = SCALES[args.scale]
+    with phases("population", total=customers) as advance:
+        started = time.perf_counter()
+        tenant_id, demo_key = load_demo(crm, customers=customers, seed=1, name="Bench Shop",
+                                        progress=advance)
+        events = crm.recorder.max_notification_id() or 0
+        figures["population"] = {"events": events,
+                                 "events_per_s": events / (time.perf_counter() - started)}
+    return tenant_id, demo_key
+
+
+def _baselines(args, crm: Crm, figures: dict, phases: Phases) -> None:
+    with phases("raw PostgreSQL and log baselines"):
+        figures["raw_single_row_commits_per_s"] = spread(
+            [raw.single_row_commits(args.postgres, args.seconds) for _ in range(args.repeat)])
+        figures["raw_batched_inserts_rows_per_s"] = spread(
+            [raw.batched_inserts(args.postgres, args.seconds) for _ in range(args.repeat)])
+        figures["raw_log_read_events_per_s"] = spread([raw.log_read(crm) for _ in range(args.repeat)])
+
+
+def _projections(args, crm: Crm, work: Path, tenant_id: str, figures: dict, phases: Phases) -> None:
+    """Catch-up, rebuilds and the RFM baseline, in this process, on the file the nodes use later."""
     store = ReadStore(work / "readmodels.duckdb")
-    projector = Projector(store)
-    t0 = time.perf_counter()
-    applied = catch_up(crm, projector)
-    figures["catch_up_all_projections_events_per_s"] = applied / (time.perf_counter() - t0)
-    figures["rebuild_events_per_s"] = {}
-    for name in PROJECTIONS:
-        runs = []
-        for _ in range(args.repeat):
-            t0 = time.perf_counter()
-            read = rebuild(crm, projector, name)
-            runs.append(read / (time.perf_counter() - t0))
-        figures["rebuild_events_per_s"][name] = spread(runs)
-    store.close()
+    try:
+        projector = Projector(store)
+        events = figures["population"]["events"]
+        caught_up = projection_speed.timed_catch_up(crm, projector, events, phases)
+        figures["catch_up_all_projections_events_per_s"] = caught_up["events_per_s"]
+        figures["rebuild_events_per_s"] = projection_speed.rebuilds(
+            crm, projector, args.rebuild_names, args.rebuild_repeat, phases)
+        with phases("RFM: service against bare DuckDB"):
+            figures["rfm_against_bare_duckdb"] = rfm_baseline.measure(
+                store, tenant_id, max(args.seconds / 2, 0.5))
+    finally:
+        store.close()
 
-    tenant_key = _tenant_key(crm)
-    crm.close()
-    headers = {"Authorization": f"Bearer {tenant_key}"}
+
+def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: Phases) -> None:
     figures["commands_per_s"] = {}
     for mode, flag in (("group_commit", "1"), ("naive_save", "0")):
-        console.print(f"commands through HTTP ({mode}) ...")
-        server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
-                                    "CRM_DATA_DIR": str(work / "cmd")}, work / f"{mode}.log")
-        try:
-            for clients in CLIENTS:
-                runs = []
-                for _ in range(args.repeat):
-                    latencies, errors, elapsed = load.run(server.url, headers, clients, args.seconds,
-                                                          _register)
-                    if errors:
-                        raise RuntimeError(f"{len(errors)} commands failed: {errors[:5]}")
-                    runs.append(len(latencies) / elapsed)
-                figures["commands_per_s"][f"{mode}/{clients}"] = spread(runs)
-        finally:
-            server.stop()
+        with phases(f"commands through HTTP ({mode})"):
+            server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
+                                        "CRM_DATA_DIR": str(work / "cmd")}, work / f"{mode}.log")
+            try:
+                for clients in CLIENTS:
+                    runs = []
+                    for _ in range(args.repeat):
+                        latencies, errors, elapsed = load.run(server.url, headers, clients,
+                                                              args.seconds, _register)
+                        if errors:
+                            raise RuntimeError(f"{len(errors)} commands failed: {errors[:5]}")
+                        runs.append(len(latencies) / elapsed)
+                    figures["commands_per_s"][f"{mode}/{clients}"] = spread(runs)
+            finally:
+                server.stop()
 
-    console.print("queries under load ...")
+
+def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases: Phases) -> str:
+    """Segment membership, the query set and peak memory on `crm serve` (role all); returns the
+    segment's id (its members are in the query set of the query node too)."""
     server = Server("all", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work),
-                            "CRM_ADMIN_TOKEN": ADMIN}, work / "query.log")
+                            "CRM_ADMIN_TOKEN": ADMIN}, work / "embedded.log")
     try:
-        _wait_caught_up(server)
-        figures["queries_ms"] = _queries(server, {"Authorization": f"Bearer {demo_key}"}, args)
+        with phases("embedded node catches up"):
+            _wait_caught_up(server)
+        with phases("segment membership"):
+            segment = segments.define(server.url, demo)
+            figures["segment"] = {"rule": segments.RULE, "members": segment["size"],
+                                  "defined_to_evaluated_ms": segment["evaluated_ms"],
+                                  "order_to_member_ms": segments.order_to_member(
+                                      server.url, demo, segment["id"], args.segment_orders)}
+        with phases("queries on the embedded node"):
+            figures["queries_ms"] = queries.measure(server.url, demo, segment["id"], args.repeat,
+                                                    args.seconds)
         figures["peak_memory_mib"] = {"embedded_node": server.peak_memory_mib()}
     finally:
         server.stop()
+    return segment["id"]
+
+
+def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id: str,
+                              phases: Phases, figures: dict) -> None:
+    """A separate query node at the run's scale without Kafka: `crm serve --role query` on a copy
+    of the embedded node's read models, following the event store's log (docs/OPERATIONS.md)."""
+    (work / "query-log").mkdir()
+    for name in ("readmodels.duckdb", "readmodels.duckdb.wal"):
+        if (work / name).exists():
+            shutil.copy(work / name, work / "query-log" / name)
+    node = Server("query", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work / "query-log"),
+                            "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN},
+                  work / "query-log.log")
+    try:
+        figures["query_node_feed"] = "the event store's log"
+        with phases("query node (following the log) catches up"):
+            _wait_caught_up(node)
+        with phases("queries on the query node"):
+            figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
+                                                               args.seconds, clients=(8,))
+        figures["peak_memory_mib"]["query_node"] = node.peak_memory_mib()
+    finally:
+        node.stop()
+
+
+def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None:
+    """The Kafka stack on a schema of its own: only the end-to-end runs' events go through it."""
+    schema = f"bench_{uuid4().hex[:10]}_e2e"
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f"CREATE SCHEMA {schema}")
+    try:
+        url = f"{args.postgres}?schema={schema}"
+        crm = Crm(url)
+        try:
+            tenant_key = _tenant_key(crm)
+            head = crm.recorder.max_notification_id() or 0
+        finally:
+            crm.close()
+        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+                memory_key="query_node_without_history")
+    finally:
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _tenant_key(crm: Crm) -> str:
@@ -162,67 +296,11 @@ def _register(client: int, i: int):
 
 
 def _wait_caught_up(server: Server) -> None:
-    import httpx
     admin = {"Authorization": f"Bearer {ADMIN}"}
     while True:
-        rows = httpx.get(f"{server.url}/v1/admin/projections", headers=admin, timeout=30).json()
+        if server.process.poll() is not None:
+            raise RuntimeError(f"the embedded node exited; see {server.log_path}")
+        rows = httpx.get(f"{server.url}/v1/admin/projections", headers=admin, timeout=60).json()
         if all(row["lag"] == 0 for row in rows):
             return
         time.sleep(0.5)
-
-
-def _queries(server: Server, demo: dict, args) -> dict:
-    """p50/p99 of each query with 8 concurrent clients, on ids of the populated tenant."""
-    import httpx
-    ids = [row["id"] for row in httpx.get(f"{server.url}/v1/customers?limit=200", headers=demo,
-                                           timeout=30).json()["items"]]
-    rng = random.Random(3)
-    queries = {
-        "customer_list": lambda c, i: ("GET", "/v1/customers?limit=50", None),
-        "customer_search": lambda c, i: ("GET", f"/v1/customers?q={rng.choice('abcdefghijklmnopqrstuvwxyz')}", None),
-        "customer_360": lambda c, i: ("GET", f"/v1/customers/{rng.choice(ids)}", None),
-        "timeline": lambda c, i: ("GET", f"/v1/customers/{rng.choice(ids)}/timeline", None),
-        "opportunities_by_stage": lambda c, i: ("GET", "/v1/opportunities?stage=proposal", None),
-        "stage_totals": lambda c, i: ("GET", "/v1/opportunities/by-stage", None),
-        "rfm": lambda c, i: ("GET", "/v1/rfm?limit=50", None),
-        "pipeline_board": lambda c, i: ("GET", "/v1/pipelines/default/board", None),
-        "lead_funnel": lambda c, i: ("GET", "/v1/funnels/leads", None),
-    }
-    figures = {}
-    for name, request_for in queries.items():
-        p50s, p99s, rates = [], [], []
-        for _ in range(args.repeat):
-            latencies, errors, elapsed = load.run(server.url, demo, 8, args.seconds, request_for)
-            if errors:
-                raise RuntimeError(f"{name}: {len(errors)} queries failed: {errors[:5]}")
-            p50s.append(percentile(latencies, 0.5) * 1000)
-            p99s.append(percentile(latencies, 0.99) * 1000)
-            rates.append(len(latencies) / elapsed)
-        figures[name] = {"p50": spread(p50s), "p99": spread(p99s), "per_s": spread(rates)}
-    return figures
-
-
-def show(result: dict) -> None:
-    f = result["figures"]
-    table = Table(title=f"Craved CRM benchmark — scale {result['scale']} "
-                        f"({result['customers']:,} customers, {f['population']['events']:,} events)")
-    table.add_column("figure")
-    table.add_column("median", justify="right")
-    table.add_column("spread (min–max)", justify="right")
-
-    def row(label: str, s: dict, unit: str = "") -> None:
-        table.add_row(label, f"{s['median']:,.1f}{unit}", f"{s['min']:,.1f} – {s['max']:,.1f}")
-
-    for key, s in f["commands_per_s"].items():
-        row(f"commands/s {key} clients", s)
-    row("raw PG single-row commits/s", f["raw_single_row_commits_per_s"])
-    row("raw PG batched inserts rows/s", f["raw_batched_inserts_rows_per_s"])
-    row("raw notification log read events/s", f["raw_log_read_events_per_s"])
-    for name, s in f["rebuild_events_per_s"].items():
-        row(f"rebuild {name} events/s", s)
-    for name, q in f.get("queries_ms", {}).items():
-        row(f"{name} p50 ms", q["p50"])
-        row(f"{name} p99 ms", q["p99"])
-    for name, mib in f.get("peak_memory_mib", {}).items():
-        table.add_row(f"peak memory {name} MiB", f"{mib:,.0f}", "")
-    Console().print(table)

@@ -1,4 +1,5 @@
-"""A real `crm serve` process for the benchmark: start, wait until healthy, measure, stop."""
+"""Real `crm` processes for the benchmark: a server (start, wait until healthy, measure, stop)
+and a worker without HTTP (the relay)."""
 
 from __future__ import annotations
 
@@ -19,15 +20,47 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-class Server:
+def peak_memory_mib(pid: int) -> float:
+    """VmHWM: the resident set's high-water mark of a process."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class Worker:
+    """``python -m api.cli ARGS`` (what `crm ARGS` runs), its output appended to ``log``."""
+
+    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+        self.log_path = log
+        self.log = open(log, "ab")
+        self.process = subprocess.Popen([sys.executable, "-m", "api.cli", *args],
+                                        env={**os.environ, **env}, stdout=self.log,
+                                        stderr=subprocess.STDOUT)
+
+    def peak_memory_mib(self) -> float:
+        return peak_memory_mib(self.process.pid)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()
+
+
+class Server(Worker):
+    """`crm serve --role ROLE` on a free loopback port; returns once /health answers."""
+
     def __init__(self, role: str, env: dict[str, str], log: Path) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log = open(log, "ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "api.cli", "serve", "--host", "127.0.0.1", "--port", str(self.port),
-             "--role", role], env={**os.environ, **env}, stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 60
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), "--role", role],
+                         env, log)
+        deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
                 if httpx.get(f"{self.url}/health", timeout=1).status_code == 200:
@@ -38,19 +71,3 @@ class Server:
                 break
         self.stop()
         raise RuntimeError(f"the {role} server did not start; see {log}")
-
-    def peak_memory_mib(self) -> float:
-        """VmHWM: the resident set's high-water mark of the server process."""
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
