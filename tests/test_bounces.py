@@ -107,6 +107,7 @@ def test_a_late_bounce_marks_the_message_and_stops_mail_to_the_address(
     local, _, domain = return_path.partition("@")
     assert domain == BOUNCE_DOMAIN and local.startswith("bounce+")
     assert bounces.message_of(return_path, SECRET.encode()) is not None
+    settle(shop, campaign["id"])
     assert recipients(shop, campaign["id"])[ada]["status"] == "sent"
 
     # A forged return path is turned away at RCPT; so is a token of another kind.
