@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from readmodels import tenant_changes
+from tests.test_rfm import _ok, _order
 
 # name: (days since the last order, number of orders, amount of each order in GBP), as in
 # tests/test_rfm.py but relative to now: the 360 view and the list without as_of score now.
@@ -15,17 +16,6 @@ DATA = {
     "c6": (50, 4, 40), "c7": (100, 5, 60), "c8": (100, 3, 5), "c9": (200, 2, 25),
     "c10": (200, 4, 100),
 }
-
-
-def _ok(response, status: int = 200):
-    assert response.status_code == status, response.text
-    return response.json()
-
-
-def _order(tenant, customer_id, order_id, amount, moment) -> dict:
-    return _ok(tenant.post(f"/v1/customers/{customer_id}/orders", {
-        "order_id": order_id, "amount": f"{amount}.00", "currency": "GBP", "item_count": 1,
-        "occurred_at": moment.isoformat()}), 201)
 
 
 def _scores(row: dict) -> tuple:
