@@ -47,6 +47,7 @@ from workers.lifecycle import Backoff, Heartbeat
 from workers.log_follower import LogFollower
 from workers.logs import emit
 from workers.projector import read_log
+from workers.store_table import StoreTable
 
 log = logging.getLogger("crm.policies")
 
@@ -61,15 +62,8 @@ class PolicyPosition:
 
     def __init__(self, crm: Crm, runner: str) -> None:
         self.runner = runner
-        self.datastore = crm.recorder.datastore
-        self.postgres = hasattr(self.datastore, "schema")
-        self.table = f'"{self.datastore.schema}".{TABLE}' if self.postgres else TABLE
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.table} (runner TEXT PRIMARY KEY, "
-                           "position BIGINT NOT NULL, updated_at TEXT NOT NULL)")
-
-    def _sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.postgres else statement
+        self.table = StoreTable(crm, TABLE, "runner TEXT PRIMARY KEY, position BIGINT NOT NULL, "
+                                            "updated_at TEXT NOT NULL")
 
     def load(self) -> int:
         """The notification id of the last event handled; 0 if the runner never ran."""
@@ -78,17 +72,18 @@ class PolicyPosition:
 
     def saved(self) -> int | None:
         """The saved position, or None if the runner never saved one."""
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(self._sql(f"SELECT position FROM {self.table} WHERE runner = ?"),
+        with self.table.transaction(commit=False) as cursor:
+            cursor.execute(self.table.sql(
+                f"SELECT position FROM {self.table.name} WHERE runner = ?"),
                            (self.runner,))
             row = cursor.fetchone()
         return row["position"] if row else None
 
     def save(self, position: int) -> None:
         """Records ``position``; never moves it back (a slower twin runner cannot undo progress)."""
-        with self.datastore.transaction(commit=True) as cursor:
-            cursor.execute(self._sql(
-                f"INSERT INTO {self.table} AS saved (runner, position, updated_at) VALUES (?, ?, ?) "
+        with self.table.transaction(commit=True) as cursor:
+            cursor.execute(self.table.sql(
+                f"INSERT INTO {self.table.name} AS saved (runner, position, updated_at) VALUES (?, ?, ?) "
                 "ON CONFLICT (runner) DO UPDATE SET position = excluded.position, "
                 "updated_at = excluded.updated_at WHERE saved.position < excluded.position"),
                 (self.runner, position, datetime.now(timezone.utc).isoformat()))
