@@ -61,3 +61,8 @@ def up_for_renewal(db, tenant_id: str, today: date, within_days: int) -> list[di
         "AND renewal_date BETWEEN ? AND ? ORDER BY renewal_date, id",
         [tenant_id, today, today + timedelta(days=within_days)]).fetchall()
     return [_row(row, today) for row in rows]
+
+
+def tenants_with_active_contracts(db) -> list[str]:
+    return [row[0] for row in db.execute(
+        "SELECT DISTINCT tenant_id FROM contracts WHERE status = 'active' ORDER BY 1").fetchall()]

@@ -73,3 +73,8 @@ def open_deals(db, tenant_id: str) -> list[dict[str, Any]]:
         "SELECT id, title, status, stage, value, currency, owner, customer_id, pipeline_id, "
         "last_activity_at, stage_entered_at FROM deals WHERE tenant_id = ? AND status = 'open' "
         "AND opened_at IS NOT NULL ORDER BY id", [tenant_id]))
+
+
+def tenants_with_deals(db) -> list[str]:
+    """Every tenant with a deal (open ones are swept; any may have a quote to expire)."""
+    return [row[0] for row in db.execute("SELECT DISTINCT tenant_id FROM deals ORDER BY 1").fetchall()]

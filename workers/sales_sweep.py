@@ -27,6 +27,8 @@ from datetime import date, datetime, timedelta
 
 from commands.application import Crm
 from domain.base import Meta
+from readmodels.contracts import tenants_with_active_contracts
+from readmodels.deals import tenants_with_deals
 from readmodels.store import ReadStore
 from workers.sales_policies import run_renewal_reminders, run_sweep
 
@@ -86,18 +88,6 @@ class DailyPerTenant:
         finally:
             db.close()
         self.complete = not failed
-
-
-# The read side's tenant lists (two small queries over the node's own views).
-
-def tenants_with_deals(db) -> list[str]:
-    """Every tenant with a deal (open ones are swept; any may have a quote to expire)."""
-    return [row[0] for row in db.execute("SELECT DISTINCT tenant_id FROM deals ORDER BY 1").fetchall()]
-
-
-def tenants_with_active_contracts(db) -> list[str]:
-    return [row[0] for row in db.execute(
-        "SELECT DISTINCT tenant_id FROM contracts WHERE status = 'active' ORDER BY 1").fetchall()]
 
 
 def daily_sales_sweep(crm: Crm, store: ReadStore) -> DailyPerTenant:
