@@ -75,8 +75,8 @@ def test_an_order_that_puts_a_customer_in_a_segment_starts_its_automation_once_p
     second = SegmentEntries(crm, second_node())
     decide = second._decide
 
-    def beaten_to_it(key, group):
-        decided = decide(key, group)
+    def beaten_to_it(key, group, loaded):
+        decided = decide(key, group, loaded)
         if first.recorded == 0:
             first.tick(clock())
         return decided

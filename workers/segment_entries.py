@@ -10,8 +10,9 @@ through the ``Crm`` application.
 * Its cursor (the last ``segment_changes`` row recorded) is a row of its own
   DuckDB table, moved after the events are stored: a crash in between records
   the same rows again, which changes nothing (below).
-* A batch of rows becomes one save (one transaction) of all the memberships it
-  changes. If another node recorded one of them first, the save fails as a whole
+* A batch of rows becomes one read of the memberships it names (one query, not
+  one per membership: a new segment of 45k members is 45k entries) and one save
+  (one transaction) of all the memberships it changes. If another node recorded one of them first, the save fails as a whole
   and the batch is retried one membership at a time, each reloaded and decided
   again — after which that node's change is usually "already recorded".
 * Several query nodes report the same change: the aggregate decides. A
@@ -35,6 +36,7 @@ from domain.membership import SegmentMembership, membership_id
 from readmodels.segment_membership import (MembershipChange, changes_after, create_entries_cursor,
                                            entries_cursor, move_entries_cursor)
 from readmodels.store import ReadStore
+from workers.aggregate_events import current_aggregates
 
 log = logging.getLogger("crm.segment-entries")
 
@@ -66,7 +68,9 @@ class SegmentEntries:
         groups: dict[UUID, list[MembershipChange]] = {}
         for change in changes:
             groups.setdefault(membership_id(change.segment_id, change.customer_id), []).append(change)
-        decided = [m for key, group in groups.items() if (m := self._decide(key, group)) is not None]
+        current = current_aggregates(self.crm, list(groups))
+        decided = [m for key, group in groups.items()
+                   if (m := self._decide(key, group, current.get(key))) is not None]
         if not decided:
             return 0
         events = sum(_changes(m) for m in decided)
@@ -81,7 +85,7 @@ class SegmentEntries:
 
     def _one(self, key: UUID, group: list[MembershipChange]) -> int:
         for _ in range(RETRIES):
-            membership = self._decide(key, group)
+            membership = self._decide(key, group, self._load(key))
             if membership is None:
                 return 0
             events = _changes(membership)
@@ -94,12 +98,15 @@ class SegmentEntries:
         log.warning("membership %s: gave up after %d lost races", key, RETRIES)
         return 0
 
-    def _decide(self, key: UUID, group: list[MembershipChange]) -> SegmentMembership | None:
-        """The membership with the group's news as pending events; None if nothing is news."""
+    def _load(self, key: UUID):
         try:
-            membership = self.crm.repository.get(key)
+            return self.crm.repository.get(key)
         except AggregateNotFoundError:
-            membership = None
+            return None
+
+    def _decide(self, key: UUID, group: list[MembershipChange], membership) -> SegmentMembership | None:
+        """The membership (as loaded, or None) with the group's news as pending events; None if
+        nothing is news."""
         tenant = group[0].tenant_id
         if membership is not None and (not isinstance(membership, SegmentMembership)
                                        or membership.tenant_id != tenant):
