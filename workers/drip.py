@@ -91,6 +91,12 @@ class AutomationRuns:
 
     # -- what is outstanding ---------------------------------------------------------------
 
+    def wants(self, event_type: str) -> bool:
+        """Its own aggregates' events, and any other only while an automation is active (its
+        trigger may take it)."""
+        return event_type.startswith(("Automation.", "AutomationRun.")) or any(
+            automation["status"] == "active" for automation in self.automations.values())
+
     def observe(self, e: Envelope) -> None:
         if self.tenants and e.tenant not in self.tenants:
             return

@@ -9,7 +9,10 @@ aggregate at the version it read, and the event store accepts one event per
 (aggregate, version), so exactly one claim wins and the others move on. A
 claim carries a lease; a worker that dies mid-item leaves it to the others
 once the lease has run out. Nothing is kept on disk: a (re)started worker
-reads the log from the start and knows everything outstanding again.
+reads the log from the start and knows everything outstanding again. That
+read is kept cheap: a job names the event types it can learn from
+(``wants``), and only those are decoded — a sender restarted on a log of
+millions of orders and notes decodes its messages' events, not the orders.
 
 This is the contract of the Kafka group runner of the streaming work (one
 handler per envelope, at least once, handlers idempotent) plus the clock that
@@ -29,7 +32,7 @@ from typing import Protocol
 
 from commands.application import Crm
 from projections.envelope import Envelope
-from workers.projector import read_log
+from projections.stored import stored_envelopes
 
 log = logging.getLogger("crm.worker")
 
@@ -42,6 +45,10 @@ def wall_clock() -> datetime:
 
 class Job(Protocol):
     name: str
+
+    def wants(self, event_type: str) -> bool:
+        """Whether :meth:`observe` can learn anything from an event of this type (asked in log
+        order, so the answer may change with what the job has observed)."""
 
     def observe(self, envelope: Envelope) -> None:
         """Learns from one event of the log (in log order) what is outstanding."""
@@ -98,15 +105,21 @@ class LogWorker:
         self.clock = clock
         self.poll_interval = poll_interval
         self.position = 0
+        self.envelopes = stored_envelopes(crm.mapper)
 
     def catch_up(self) -> int:
-        """Feeds every job the events after the last one seen; returns how many."""
+        """Feeds every job the events after the last one seen that it wants; returns how many
+        events were read."""
         seen = 0
-        while batch := read_log(self.crm, self.position, limit=1000):
-            for envelope in batch:
-                for job in self.jobs:
-                    job.observe(envelope)
-            self.position = batch[-1].position
+        while batch := self.crm.recorder.select_notifications(start=self.position + 1, limit=1000):
+            for notification in batch:
+                event_type = self.envelopes.type_name(notification.topic)
+                wanting = [job for job in self.jobs if job.wants(event_type)]
+                if wanting:
+                    envelope = self.envelopes.envelope(notification)
+                    for job in wanting:
+                        job.observe(envelope)
+            self.position = batch[-1].id
             seen += len(batch)
         return seen
 

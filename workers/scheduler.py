@@ -50,6 +50,9 @@ class CampaignLaunches:
         self.tenants: dict[UUID, str] = {}
         self.results: dict[UUID, str] = {}
 
+    def wants(self, event_type: str) -> bool:
+        return event_type.startswith("Campaign.")
+
     def observe(self, e: Envelope) -> None:
         if e.type == "Campaign.Scheduled":
             self.waiting.set(e.aggregate_id, datetime.fromisoformat(e.data["scheduled_for"]))

@@ -77,6 +77,9 @@ class Sender:
 
     # -- what is outstanding ---------------------------------------------------------------
 
+    def wants(self, event_type: str) -> bool:
+        return event_type.startswith("Message.")
+
     def observe(self, e: Envelope) -> None:
         if not e.type.startswith("Message.") or (self.tenants and e.tenant not in self.tenants):
             return

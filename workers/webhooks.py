@@ -103,6 +103,12 @@ class WebhookDeliveries:
 
     # -- what is outstanding ---------------------------------------------------------------
 
+    def wants(self, event_type: str) -> bool:
+        """Its own aggregates' events, and any other only while an active subscription takes it."""
+        return event_type.startswith(("WebhookSubscription.", "WebhookDelivery.")) or any(
+            sub["status"] == "active" and matches(sub["filters"], event_type)
+            for sub in self.subscriptions.values())
+
     def observe(self, e: Envelope) -> None:
         if self.tenants and e.tenant not in self.tenants:
             return
