@@ -151,6 +151,8 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
 
         def on_query_node(node: Server) -> None:
             figures["query_node_feed"] = "Kafka"
+            with phases("query node settles"):
+                _wait_settled(node)
             with phases("queries on the query node"):
                 figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
                                                                    args.seconds, clients=(1, 8))
@@ -225,18 +227,26 @@ def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases
     segment's id (its members are in the query set of the query node too)."""
     # A running node's policies have long handled the history; without this, the policy
     # runner's first pass over the whole generated log would run beside the measured queries.
+    # Node jobs tick every 2 s instead of 60, so the segment's entries are recorded (as
+    # events, workers/segment_entries.py) soon after the define, and the runs wait for it.
     server = Server("all", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work),
-                            "CRM_ADMIN_TOKEN": ADMIN, "CRM_AUTOMATION_START": "end"},
+                            "CRM_ADMIN_TOKEN": ADMIN, "CRM_AUTOMATION_START": "end",
+                            "CRM_NODE_JOBS_SECONDS": "2"},
                     work / "embedded.log")
     try:
         with phases("embedded node catches up"):
             _wait_caught_up(server)
-        with phases("segment membership"):
+            _wait_settled(server)
+        with phases("segment membership: define"):
             segment = segments.define(server.url, demo)
+        with phases("segment membership: entries recorded"):
+            _wait_settled(server)
+        with phases("segment membership: orders"):
             figures["segment"] = {"rule": segments.RULE, "members": segment["size"],
                                   "defined_to_evaluated_ms": segment["evaluated_ms"],
                                   "order_to_member_ms": segments.order_to_member(
                                       server.url, demo, segment["id"], args.segment_orders)}
+            _wait_settled(server)
         with phases("queries on the embedded node"):
             figures["queries_ms"] = queries.measure(server.url, demo, segment["id"], args.repeat,
                                                     args.seconds)
@@ -255,12 +265,14 @@ def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id
         if (work / name).exists():
             shutil.copy(work / name, work / "query-log" / name)
     node = Server("query", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work / "query-log"),
-                            "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN},
+                            "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN,
+                            "CRM_NODE_JOBS_SECONDS": "2"},
                   work / "query-log.log")
     try:
         figures["query_node_feed"] = "the event store's log"
         with phases("query node (following the log) catches up"):
             _wait_caught_up(node)
+            _wait_settled(node)
         with phases("queries on the query node"):
             figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
                                                                args.seconds, clients=(1, 8))
@@ -296,6 +308,18 @@ def _tenant_key(crm: Crm) -> str:
 
 def _register(client: int, i: int):
     return "POST", "/v1/customers", {"name": f"Load {client}-{i}", "email": f"l{client}.{i}@example.com"}
+
+
+def _wait_settled(server: Server, window_s: float = 4.0, busy: float = 0.15) -> None:
+    """Waits until the node is idle: every projection caught up and under ``busy`` of a core
+    used over ``window_s`` (its start-up reads, node jobs and workers done), so the measured
+    queries do not share the node with its own background work."""
+    while True:
+        _wait_caught_up(server)
+        used = server.cpu_seconds()
+        time.sleep(window_s)
+        if (server.cpu_seconds() - used) / window_s < busy:
+            return
 
 
 def _wait_caught_up(server: Server) -> None:
