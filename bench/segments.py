@@ -23,6 +23,17 @@ THRESHOLD = "150"
 RULE = {"field": "lifetime_spend", "op": "gte", "value": THRESHOLD}
 
 
+def visible(http: httpx.Client, path: str, token: str) -> httpx.Response:
+    """GET with a consistency token, asking again while the node answers 503 (it waits a few
+    seconds for the token, then tells the client to retry: evaluating a new segment over 1M
+    customers takes longer than that)."""
+    while True:
+        answer = http.get(path, headers={"X-Consistency-Token": token})
+        if answer.status_code != 503:
+            answer.raise_for_status()
+            return answer
+
+
 def define(url: str, headers: dict) -> dict:
     """Defines the segment and waits until its membership is evaluated; returns its view."""
     with httpx.Client(base_url=url, headers=headers, timeout=600) as http:
@@ -31,9 +42,7 @@ def define(url: str, headers: dict) -> dict:
         answer.raise_for_status()
         accepted = answer.json()
         started = time.perf_counter()
-        view = http.get(f"/v1/segments/{accepted['id']}",
-                        headers={"X-Consistency-Token": accepted["consistency_token"]})
-        view.raise_for_status()
+        view = visible(http, f"/v1/segments/{accepted['id']}", accepted["consistency_token"])
         return {**view.json(), "evaluated_ms": (time.perf_counter() - started) * 1000}
 
 
@@ -46,17 +55,15 @@ def order_to_member(url: str, headers: dict, segment_id: str, orders: int) -> di
             customer.raise_for_status()
             customer_id = customer.json()["id"]
             # the registration applied first, so the clock below times the order alone
-            http.get(f"/v1/customers/{customer_id}/timeline?limit=1",
-                     headers={"X-Consistency-Token": customer.json()["consistency_token"]}
-                     ).raise_for_status()
+            visible(http, f"/v1/customers/{customer_id}/timeline?limit=1",
+                    customer.json()["consistency_token"])
             order = http.post(f"/v1/customers/{customer_id}/orders",
                               json={"order_id": f"bench-{i}", "amount": "200.00",
                                     "currency": "GBP", "item_count": 1})
             order.raise_for_status()
             accepted = time.perf_counter()
-            page = http.get(f"/v1/segments/{segment_id}/members?limit={orders + 10}",
-                            headers={"X-Consistency-Token": order.json()["consistency_token"]})
-            page.raise_for_status()
+            page = visible(http, f"/v1/segments/{segment_id}/members?limit={orders + 10}",
+                           order.json()["consistency_token"])
             if any(row["id"] == customer_id for row in page.json()["items"]):
                 latencies.append(time.perf_counter() - accepted)
             else:
