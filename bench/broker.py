@@ -9,7 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from bench.server import free_port
+from bench.server import free_port, stop_process
 
 
 def tansu_binary() -> str:
@@ -42,11 +42,5 @@ class Broker:
                 time.sleep(0.1)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 10)
         self.log.close()

@@ -20,6 +20,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def stop_process(process: subprocess.Popen, seconds: float) -> int:
+    """SIGTERM (a clean shutdown: workers finish their item, servers drain), then SIGKILL after
+    ``seconds``; returns the exit code."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(seconds)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
 def peak_memory_mib(pid: int) -> float:
     """VmHWM: the resident set's high-water mark of a process."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -47,13 +60,7 @@ class Worker:
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        stop_process(self.process, 20)
         self.log.close()
 
 

@@ -25,7 +25,7 @@ import httpx
 import pytest
 
 from bench.broker import tansu_binary  # the same binary and lookup as the benchmark
-from bench.server import free_port
+from bench.server import free_port, stop_process
 from commands.application import Crm
 from commands.tenants import create_tenant
 
@@ -69,13 +69,8 @@ class Broker:
                    20, "the Tansu broker to listen")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process:
+            stop_process(self.process, 10)
 
     def restart(self) -> None:
         self.stop()
@@ -118,14 +113,8 @@ class Process:
             self.popen.wait()
 
     def stop(self) -> int | None:
-        """SIGTERM and wait: a clean shutdown."""
-        if self.popen and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
-            try:
-                return self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.kill()
-        return self.popen.returncode if self.popen else None
+        """SIGTERM and wait: a clean shutdown (SIGKILL after 30 s)."""
+        return stop_process(self.popen, 30) if self.popen else None
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
