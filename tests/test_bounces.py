@@ -95,14 +95,21 @@ def test_reports_are_parsed_for_permanent_and_temporary_failures():
     assert bounces.failures(plain.as_bytes()) == []
 
 
+def newsletter_mail(module_app, shop, sink, marketing, clock, name: str, address: str):
+    """Sends the newsletter to one new customer: (customer id, template, campaign, the mail)."""
+    who = customer(shop, name, address)
+    template = approved_template(shop, NEWS)
+    campaign = launch(shop, template, [who])
+    assert worker(module_app, marketing, clock, shop).run_until_idle() == 1
+    [mail] = sink.to(address)
+    return who, template, campaign, mail
+
+
 def test_a_late_bounce_marks_the_message_and_stops_mail_to_the_address(
         module_app, shop, smtp, marketing, receiver, clock):
     sink = smtp[0]
-    ada = customer(shop, "Ada Potter", "ada@potters.example")
-    template = approved_template(shop, NEWS)
-    campaign = launch(shop, template, [ada])
-    assert worker(module_app, marketing, clock, shop).run_until_idle() == 1
-    [mail] = sink.to("ada@potters.example")
+    ada, template, campaign, mail = newsletter_mail(module_app, shop, sink, marketing, clock,
+                                                    "Ada Potter", "ada@potters.example")
     return_path = mail.mail_from
     local, _, domain = return_path.partition("@")
     assert domain == BOUNCE_DOMAIN and local.startswith("bounce+")
@@ -150,12 +157,8 @@ def test_a_late_bounce_marks_the_message_and_stops_mail_to_the_address(
 
 def test_a_report_that_gave_up_on_a_temporary_failure_bounces_the_message_not_the_address(
         module_app, shop, smtp, marketing, receiver, clock):
-    sink = smtp[0]
-    bea = customer(shop, "Bea Baker", "bea@potters.example")
-    template = approved_template(shop, NEWS)
-    campaign = launch(shop, template, [bea])
-    worker(module_app, marketing, clock, shop).run_until_idle()
-    [mail] = sink.to("bea@potters.example")
+    bea, template, campaign, mail = newsletter_mail(module_app, shop, smtp[0], marketing, clock,
+                                                    "Bea Baker", "bea@potters.example")
     mail_back(receiver, mail.mail_from,
               report(mail.mail_from, "bea@potters.example", "failed", "4.4.7", "queue expired"))
     settle(shop, campaign["id"])
