@@ -27,7 +27,6 @@ import logging
 from datetime import datetime
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from commands.application import RETRIES, Crm
@@ -85,7 +84,7 @@ class SegmentEntries:
 
     def _one(self, key: UUID, group: list[MembershipChange]) -> int:
         for _ in range(RETRIES):
-            membership = self._decide(key, group, self._load(key))
+            membership = self._decide(key, group, current_aggregates(self.crm, [key]).get(key))
             if membership is None:
                 return 0
             events = _changes(membership)
@@ -97,12 +96,6 @@ class SegmentEntries:
             return events
         log.warning("membership %s: gave up after %d lost races", key, RETRIES)
         return 0
-
-    def _load(self, key: UUID):
-        try:
-            return self.crm.repository.get(key)
-        except AggregateNotFoundError:
-            return None
 
     def _decide(self, key: UUID, group: list[MembershipChange], membership) -> SegmentMembership | None:
         """The membership (as loaded, or None) with the group's news as pending events; None if
