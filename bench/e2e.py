@@ -21,7 +21,7 @@ import httpx
 from bench import openloop
 from bench.broker import Broker
 from bench.phases import Phases
-from bench.server import Server, Worker
+from bench.server import QUICK_NODE_JOBS, Server, Worker
 from bench.stats import latency_ms
 from bench.topic_watch import TopicWatch
 from commands.application import Crm
@@ -116,10 +116,8 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
         processes.append(Worker(["relay"], {**env, "CRM_DATA_DIR": str(work / "relay"),
                                             "CRM_NODE_NAME": "bench-relay"}, work / "relay.log"))
         relay = processes[-1]
-        # node jobs every 2 s (not 60): their first round, which reports the history's segment
-        # entries again (all already recorded), is over before the node is measured
         processes.append(Server("query", {**env, "CRM_DATA_DIR": str(work / "query-1"),
-                                          "CRM_NODE_NAME": "query-1", "CRM_NODE_JOBS_SECONDS": "2"},
+                                          "CRM_NODE_NAME": "query-1", **QUICK_NODE_JOBS},
                                 work / "query-1.log"))
         query = processes[-1]
         started = time.perf_counter()

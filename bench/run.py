@@ -28,7 +28,7 @@ from rich.console import Console
 
 from bench import e2e, load, projection_speed, queries, raw, rfm_baseline, segments
 from bench.phases import Phases
-from bench.server import Server
+from bench.server import QUICK_NODE_JOBS, Server
 from bench.stats import spread
 from bench.table import show
 from commands.application import Crm
@@ -227,11 +227,9 @@ def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases
     segment's id (its members are in the query set of the query node too)."""
     # A running node's policies have long handled the history; without this, the policy
     # runner's first pass over the whole generated log would run beside the measured queries.
-    # Node jobs tick every 2 s instead of 60, so the segment's entries are recorded (as
-    # events, workers/segment_entries.py) soon after the define, and the runs wait for it.
     server = Server("all", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work),
                             "CRM_ADMIN_TOKEN": ADMIN, "CRM_AUTOMATION_START": "end",
-                            "CRM_NODE_JOBS_SECONDS": "2"},
+                            **QUICK_NODE_JOBS},
                     work / "embedded.log")
     try:
         with phases("embedded node catches up"):
@@ -266,7 +264,7 @@ def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id
             shutil.copy(work / name, work / "query-log" / name)
     node = Server("query", {"CRM_EVENT_STORE": url, "CRM_DATA_DIR": str(work / "query-log"),
                             "CRM_NODE_NAME": "query-log", "CRM_ADMIN_TOKEN": ADMIN,
-                            "CRM_NODE_JOBS_SECONDS": "2"},
+                            **QUICK_NODE_JOBS},
                   work / "query-log.log")
     try:
         figures["query_node_feed"] = "the event store's log"
