@@ -20,6 +20,7 @@ import httpx
 
 from bench import openloop
 from bench.broker import Broker
+from bench.cpu import CpuShare
 from bench.phases import Phases
 from bench.server import QUICK_NODE_JOBS, Server, Worker
 from bench.stats import latency_ms
@@ -134,10 +135,15 @@ def run(url: str, head: int, work: Path, tenant_key: str, rates: tuple[float, ..
         def at(rate: float) -> openloop.Outcome:
             with phases(f"pipeline drains before {rate:g}/s"):  # each rate starts with no backlog
                 wait_caught_up(query, log_head(url), lambda *progress: None)
-            with phases(f"end-to-end through Kafka at {rate:g} commands/s"):
+            stack = {"command_node": command, "relay": relay, "query_node": query,
+                     "broker": broker, "topic_watch": watch}
+            with phases(f"end-to-end through Kafka at {rate:g} commands/s"), \
+                    CpuShare({name: p.process.pid for name, p in stack.items()},
+                             {"postgres": "postgres"}) as cpu:
                 outcome = openloop.run(command.url, query.url, headers, rate, seconds,
                                        _register(f"{rate:g}-{len(results)}"), _timeline)
-            results[f"{rate:g}"] = summary(outcome, watch)
+            results[f"{rate:g}"] = {**summary(outcome, watch), "cpu_cores": cpu.cores,
+                                    "watch_niceness": watch.priority}
             return outcome
 
         outcomes = [at(rate) for rate in rates]

@@ -26,7 +26,8 @@ import httpx
 import psycopg
 from rich.console import Console
 
-from bench import e2e, load, projection_speed, queries, raw, rfm_baseline, segments
+from bench import (e2e, load, projection_speed, queries, raw, rfm_baseline, segments,
+                   service_commands)
 from bench.phases import Phases
 from bench.server import QUICK_NODE_JOBS, Server
 from bench.stats import spread
@@ -63,7 +64,7 @@ def arguments() -> argparse.Namespace:
                         help=f"which read models to rebuild: all, subset "
                              f"({', '.join(projection_speed.SUBSET)}) or names separated by commas "
                              f"(default: all at tiny and small, else subset)")
-    parser.add_argument("--e2e-rates", default="1000,200",
+    parser.add_argument("--e2e-rates", default="1000,200,20",
                         help="target commands/s of the open-loop end-to-end runs through Kafka")
     parser.add_argument("--e2e-seconds", type=float, default=10.0,
                         help="length of each end-to-end run")
@@ -139,9 +140,11 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
         _baselines(args, crm, figures, phases)
         _projections(args, crm, work, str(tenant_id), figures, phases)
         tenant_key = _tenant_key(crm)
+        service_tenant = _tenant(crm, "Bench service layer")[0]
     finally:
         crm.close()
     _commands(args, url, work, {"Authorization": f"Bearer {tenant_key}"}, figures, phases)
+    _service_commands(args, url, service_tenant, figures, phases)
     demo = {"Authorization": f"Bearer {demo_key}"}
     segment_id = _embedded_node(args, url, work, demo, figures, phases)
     if args.kafka_history == "all":
@@ -222,6 +225,18 @@ def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: 
                 server.stop()
 
 
+def _service_commands(args, url: str, tenant_id: str, figures: dict, phases: Phases) -> None:
+    """The same registrations without HTTP: what group commit does to the write path alone."""
+    figures["service_commands_per_s"] = {}
+    for mode, group_commit in (("group_commit", True), ("naive_save", False)):
+        with phases(f"commands through the service layer ({mode})"):
+            for clients in CLIENTS:
+                figures["service_commands_per_s"][f"{mode}/{clients}"] = spread(
+                    [service_commands.commands_per_s(url, tenant_id, clients, args.seconds,
+                                                     group_commit, f"{mode}-{clients}-{r}")
+                     for r in range(args.repeat)])
+
+
 def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases: Phases) -> str:
     """Segment membership, the query set and peak memory on `crm serve` (role all); returns the
     segment's id (its members are in the query set of the query node too)."""
@@ -300,8 +315,14 @@ def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None
 
 
 def _tenant_key(crm: Crm) -> str:
+    return _tenant(crm, "Bench load")[1]
+
+
+def _tenant(crm: Crm, name: str) -> tuple[str, str]:
+    """A new tenant of its own for a load's customers: (its id, its owner key)."""
     from commands.tenants import create_tenant
-    return create_tenant(crm, "Bench load")[1]
+    tenant_id, key = create_tenant(crm, name)
+    return str(tenant_id), key
 
 
 def _register(client: int, i: int):

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import httpx
 
+from bench.cpu import process_seconds
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -62,8 +64,7 @@ class Worker:
 
     def cpu_seconds(self) -> float:
         """User + system CPU time the process has used so far."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_seconds(self.process.pid)
 
     def stop(self) -> None:
         stop_process(self.process, 20)

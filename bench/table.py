@@ -23,6 +23,8 @@ def show(result: dict) -> None:
 
     for key, s in f.get("commands_per_s", {}).items():
         row(f"commands/s {key} clients", s)
+    for key, s in f.get("service_commands_per_s", {}).items():
+        row(f"commands/s in process, no HTTP, {key} threads", s)
     if "raw_single_row_commits_per_s" in f:
         row("raw PG single-row commits/s", f["raw_single_row_commits_per_s"])
         row("raw PG batched inserts rows/s", f["raw_batched_inserts_rows_per_s"])
@@ -53,6 +55,11 @@ def show(result: dict) -> None:
             one("… of which 201 → on the topic p50 ms", relay["p50"], f"p99 {relay['p99']:,.0f} ms{late}")
             one("… of which topic → visible p50 ms", node["p50"],
                 f"p99 {node['p99']:,.0f} ms" if node["samples"] else "")
+        if cpu := e.get("cpu_cores"):
+            busiest = sorted(((v, k) for k, v in cpu.items() if not k.startswith("machine")),
+                             reverse=True)[:4]
+            one(f"… machine busy meanwhile, cores of {cpu['machine_cores']:g}", cpu["machine_busy"],
+                ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for v, k in busiest))
     for name, mib in f.get("peak_memory_mib", {}).items():
         one(f"peak memory {name.replace('_', ' ')} MiB", mib)
     Console().print(table)

@@ -12,6 +12,7 @@ time includes its own fetch, so "on the topic" is an upper bound by a few millis
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ class TopicWatch:
         self.out = out
         self.process = subprocess.Popen([sys.executable, "-m", "bench.topic_watch", bootstrap, topic,
                                          str(out)], stdout=subprocess.PIPE)
+        self.priority = _raise_priority(self.process.pid)
         ready = self.process.stdout.readline()  # "ready" once assigned at the end of every partition
         if ready.strip() != b"ready":
             self.stop()
@@ -47,6 +49,18 @@ class TopicWatch:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+
+
+def _raise_priority(pid: int, niceness: int = -10) -> int:
+    """The watch is an instrument: on two shared cores a starved watch stamps arrivals late
+    and charges the relay for it. Above the measured processes it runs when a message arrives;
+    it uses little CPU, so it takes little from them. Needs root (CAP_SYS_NICE); returns the
+    niceness it got, 0 if it could not."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, pid, niceness)
+    except PermissionError:
+        return 0
+    return niceness
 
 
 def main(bootstrap: str, topic: str, out: str) -> None:
