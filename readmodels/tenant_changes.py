@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from readmodels.bookkeeping import update_else_insert
 from readmodels.changes import Append, Change
 
 
@@ -48,9 +49,13 @@ def record(cursor, projection: str, changes: Iterable[Change]) -> None:
             "SELECT DISTINCT tenant_id FROM customers WHERE id IN (SELECT unnest(?::UUID[]))",
             [unknown]).fetchall())
     if tenants:
-        cursor.execute("INSERT INTO tenant_changes SELECT unnest(?::VARCHAR[]), gen_random_uuid() "
-                       "ON CONFLICT (tenant_id) DO UPDATE SET token = excluded.token",
-                       [sorted(tenants)])
+        update_else_insert(
+            cursor,
+            "UPDATE tenant_changes SET token = gen_random_uuid() "
+            "WHERE tenant_id IN (SELECT unnest($1::VARCHAR[]))",
+            "INSERT INTO tenant_changes SELECT t, gen_random_uuid() FROM unnest($1::VARCHAR[]) AS u(t) "
+            "WHERE t NOT IN (SELECT tenant_id FROM tenant_changes)",
+            [sorted(tenants)], len(tenants))
 
 
 def seed(cursor) -> None:

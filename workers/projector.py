@@ -50,6 +50,7 @@ class Projector:
         """Applies the events not yet applied; records ``position``. Returns how many were new."""
         with self.lock, self.store.transaction() as cursor:
             known = self.store.applied_versions(cursor, {e.aggregate_id for e in batch})
+            first = {e.aggregate_id for e in batch} - known.keys()
             fresh: list[Envelope] = []
             for envelope in batch:
                 if envelope.version > known.get(envelope.aggregate_id, 0):
@@ -66,11 +67,12 @@ class Projector:
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             for refresh in self.derived:
                 refresh(self.store, cursor, fresh)
-            self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh})
+            self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh}, first)
             newest = max((e.occurred_at for e in fresh), default=None)
             self.store.record_positions(cursor, live, position, len(fresh), newest)
             if also:
                 also(cursor)
+        self.store.note_applied({e.aggregate_id: e.version for e in fresh})
         return len(fresh)
 
 
