@@ -119,6 +119,20 @@ class Crm(Application):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    def refresh_statistics(self) -> None:
+        """ANALYZE the event table after a bulk load (the demo shop, the benchmark's population).
+
+        PostgreSQL's planner needs statistics to load an aggregate through the primary key.
+        Without them (autovacuum off, as on the project's own machine, or not yet run on a
+        freshly loaded table) it guessed 159k events per aggregate at 7M events and chose a
+        parallel bitmap scan with JIT: 144 ms per aggregate load instead of 0.2 ms, and commands
+        at 10-80/s instead of hundreds (the large benchmark, docs/PERFORMANCE.md). Autovacuum
+        keeps them fresh afterwards; SQLite needs nothing."""
+        datastore = self.recorder.datastore
+        if hasattr(datastore, "schema"):  # PostgreSQL
+            with datastore.get_connection() as connection:  # autocommit
+                connection.execute(f'ANALYZE "{datastore.schema}"."{self.recorder.events_table_name}"')
+
     # -- the two ways a command touches the store --------------------------------------
 
     def create(self, meta: Meta, make: Callable[[], A],

@@ -62,6 +62,7 @@ def load_demo(crm: Crm, customers: int = 300, seed: int = 7,
                               "Hello {{ customer.first_name }}, the winter range is here.")
     campaign.launch(meta, rng.sample(ids, min(len(ids), 120)))
     crm.save(campaign)
+    crm.refresh_statistics()  # a bulk load: the planner must know the table before commands run
     return tenant_id, api_key
 
 
