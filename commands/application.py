@@ -119,6 +119,11 @@ class Crm(Application):
         super().register_transcodings(transcoder)
         transcoder.register(DateAsISO())
 
+    @property
+    def on_postgres(self) -> bool:
+        """Whether the event store is PostgreSQL (its datastore has a schema) rather than SQLite."""
+        return hasattr(self.recorder.datastore, "schema")
+
     def refresh_statistics(self) -> None:
         """ANALYZE the event table after a bulk load (the demo shop, the benchmark's population).
 
@@ -128,8 +133,8 @@ class Crm(Application):
         parallel bitmap scan with JIT: 144 ms per aggregate load instead of 0.2 ms, and commands
         at 10-80/s instead of hundreds (the large benchmark, docs/PERFORMANCE.md). Autovacuum
         keeps them fresh afterwards; SQLite needs nothing."""
-        datastore = self.recorder.datastore
-        if hasattr(datastore, "schema"):  # PostgreSQL
+        if self.on_postgres:
+            datastore = self.recorder.datastore
             with datastore.get_connection() as connection:  # autocommit
                 connection.execute(f'ANALYZE "{datastore.schema}"."{self.recorder.events_table_name}"')
 

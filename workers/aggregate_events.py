@@ -27,7 +27,7 @@ def _rows(crm: Crm, ids: list[UUID], gt: int, lte: int) -> list:
     table = recorder.events_table_name
     columns = "originator_id, originator_version, topic, state"
     with recorder.datastore.transaction(commit=False) as cursor:
-        if hasattr(recorder.datastore, "schema"):  # PostgreSQL
+        if crm.on_postgres:
             cursor.execute(
                 f'SELECT notification_id AS id, {columns} '
                 f'FROM "{recorder.datastore.schema}"."{table}" WHERE originator_id = ANY(%s) '

@@ -32,7 +32,7 @@ class LogFollower:
         self.crm = crm
         self.position = after          # the last notification id handed out
         self.poll_interval = poll_interval
-        self._listening = hasattr(crm.recorder.datastore, "schema")  # PostgreSQL
+        self._listening = crm.on_postgres
         self._poll_until = 0.0
         self._subscription = None
         self._thread: threading.Thread | None = None

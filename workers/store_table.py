@@ -16,7 +16,7 @@ class StoreTable:
     def __init__(self, crm: Crm, name: str, columns: str) -> None:
         """Creates ``name`` (with ``columns``, the DDL between the parentheses) if missing."""
         self.datastore = crm.recorder.datastore
-        self.postgres = hasattr(self.datastore, "schema")
+        self.postgres = crm.on_postgres
         self.name = f'"{self.datastore.schema}".{name}' if self.postgres else name
         with self.transaction(commit=True) as cursor:
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.name} ({columns})")
