@@ -263,8 +263,9 @@ class ReadStore:
     def wait_for(self, aggregate_id: UUID, version: int, timeout: float) -> bool:
         """Blocks until the node applied ``version`` of the aggregate; False on timeout.
 
-        Wakes on every batch :meth:`note_applied` reports; asks DuckDB at the start and then
-        every quarter second, for versions applied some other way (a rebuild's top-up)."""
+        Wakes on every batch :meth:`note_applied` reports; asks DuckDB only when memory does
+        not have the version, at the start and then every quarter second (an aggregate applied
+        long ago, or by a rebuild's top-up)."""
         deadline = time.monotonic() + timeout
         cursor = self.db.cursor()
         query = "SELECT version FROM applied_versions WHERE aggregate_id = ?"
@@ -273,8 +274,10 @@ class ReadStore:
             return self._recent.get(aggregate_id, 0) >= version
 
         while True:
+            if noted():
+                return True
             row = cursor.execute(query, [aggregate_id]).fetchone()
-            if noted() or (row and row[0] >= version):
+            if row and row[0] >= version:
                 return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -67,12 +67,13 @@ class Projector:
                 self.store.write(cursor, name, self.store.live_schema(name), changes)
             for refresh in self.derived:
                 refresh(self.store, cursor, fresh)
-            self.store.record_applied(cursor, {e.aggregate_id: e.version for e in fresh}, first)
+            applied = {e.aggregate_id: e.version for e in fresh}
+            self.store.record_applied(cursor, applied, first)
             newest = max((e.occurred_at for e in fresh), default=None)
             self.store.record_positions(cursor, live, position, len(fresh), newest)
             if also:
                 also(cursor)
-        self.store.note_applied({e.aggregate_id: e.version for e in fresh})
+        self.store.note_applied(applied)
         return len(fresh)
 
 
