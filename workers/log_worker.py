@@ -11,8 +11,9 @@ claim carries a lease; a worker that dies mid-item leaves it to the others
 once the lease has run out. Nothing is kept on disk: a (re)started worker
 reads the log from the start and knows everything outstanding again. That
 read is kept cheap: a job names the event types it can learn from
-(``wants``), and only those are decoded — a sender restarted on a log of
-millions of orders and notes decodes its messages' events, not the orders.
+(``wants``), and only those are read from the store and decoded — a sender
+restarted on a log of millions of orders and notes reads its messages' events,
+not the orders.
 
 This is the contract of the Kafka group runner of the streaming work (one
 handler per envelope, at least once, handlers idempotent) plus the clock that
@@ -31,6 +32,7 @@ from datetime import datetime, timezone
 from typing import Protocol
 
 from commands.application import Crm
+from domain.catalog import event_topics
 from projections.envelope import Envelope
 from projections.stored import stored_envelopes
 
@@ -106,22 +108,43 @@ class LogWorker:
         self.poll_interval = poll_interval
         self.position = 0
         self.envelopes = stored_envelopes(crm.mapper)
+        self.topics = event_topics()
 
     def catch_up(self) -> int:
         """Feeds every job the events after the last one seen that it wants; returns how many
-        events were read."""
-        seen = 0
-        while batch := self.crm.recorder.select_notifications(start=self.position + 1, limit=1000):
+        log positions it moved past.
+
+        The store is asked only for the topics some job wants now, up to the log's
+        head as it was when the catch-up began. A job's interest can grow with what
+        it observes (a webhook subscription made active wants every event after
+        it), so after each observation the types not asked for are put to the
+        observing jobs again; if one is now wanted, the batch ends there and the
+        next one asks for the wider set from the following position.
+        """
+        start = self.position
+        head = self.crm.recorder.max_notification_id() or 0
+        while self.position < head:
+            wanted = {name for name in self.topics if any(job.wants(name) for job in self.jobs)}
+            if not wanted:  # interest grows only by observing: nothing can be wanted later either
+                self.position = head
+                break
+            unwanted = [name for name in self.topics if name not in wanted]
+            topics = [self.topics[name] for name in wanted] if unwanted else []
+            batch = self.crm.recorder.select_notifications(
+                start=self.position + 1, limit=1000, stop=head, topics=topics)
+            self.position = head if len(batch) < 1000 else batch[-1].id
             for notification in batch:
                 event_type = self.envelopes.type_name(notification.topic)
-                wanting = [job for job in self.jobs if job.wants(event_type)]
-                if wanting:
-                    envelope = self.envelopes.envelope(notification)
-                    for job in wanting:
-                        job.observe(envelope)
-            self.position = batch[-1].id
-            seen += len(batch)
-        return seen
+                observers = [job for job in self.jobs if job.wants(event_type)]
+                if not observers:
+                    continue
+                envelope = self.envelopes.envelope(notification)
+                for job in observers:
+                    job.observe(envelope)
+                if unwanted and any(job.wants(name) for job in observers for name in unwanted):
+                    self.position = notification.id
+                    break
+        return self.position - start
 
     def run_once(self) -> int:
         """Catches up, then performs everything due now; returns the number of items performed."""
