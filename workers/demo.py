@@ -1,7 +1,12 @@
 """A realistic artisan shop, so a new user sees a living system at once.
 
 Deterministic for a seed: customers from a few channels, orders with a
-pre-Christmas peak, notes and calls, deals at every stage, and one campaign.
+pre-Christmas peak, notes and calls, deals at every stage, and email campaigns
+to the customers who opted in, each message sent and delivered, a third of
+them opened and some clicked. The same generator populates the benchmark
+(bench/), where a million customers make about 20M events: a campaign goes to
+a sample of the newest subscribers every CAMPAIGN_EVERY sign-ups, so each
+subscriber gets about CAMPAIGN_REACH / CAMPAIGN_EVERY messages whatever the size.
 """
 
 from __future__ import annotations
@@ -19,9 +24,18 @@ from commands.tenants import create_tenant
 from domain.base import Meta
 from domain.campaign import Campaign
 from domain.customer import Customer
+from domain.message import Message
 from domain.opportunity import DEFAULT_STAGES, Opportunity
 
 SAVE_EVERY = 50
+CAMPAIGN_EVERY = 1_000  # new subscribers between two campaigns
+CAMPAIGN_REACH = 4_000  # recipients of a campaign, sampled from the newest RECENT subscribers
+RECENT = 5_000
+PER_MINUTE = 600
+CAMPAIGNS = (("Winter market preview", "First look at the winter range"),
+             ("Spring glazes are in", "New colours from the kiln"),
+             ("Summer fair dates", "Come and see us at the fairs"),
+             ("Autumn candle drop", "Beeswax season"))
 FIRST = ("Ada Bea Cai Dev Eli Fay Gus Hal Ida Jo Kit Lou Max Noor Oli Pia Quin Ros Sam Tam Uma "
          "Vic Wren Xan Yas Zoe").split()
 LAST = ("Archer Baker Carver Dyer Fletcher Glover Hooper Joiner Mason Potter Sawyer Tanner "
@@ -46,22 +60,27 @@ def load_demo(crm: Crm, customers: int = 300, seed: int = 7,
     tenant_id, api_key = create_tenant(crm, name, actor="demo")
     meta = Meta(tenant_id=str(tenant_id), actor="demo")
     now = datetime.now(timezone.utc)
-    ids: list[UUID] = []
+    subscribers: list[tuple[UUID, str]] = []  # the newest opted-in customers, with their email
+    new_subscribers = campaigns = 0
     pending: list = []
     for n in range(customers):
         customer = _customer(rng, meta, n, now)
         pending += [customer] + [_deal(rng, meta, customer.id, now)
                                  for _ in range(rng.choice((0, 0, 0, 1, 1, 2)))]
-        ids.append(customer.id)
-        if len(ids) % SAVE_EVERY == 0 or n == customers - 1:
+        if rng.random() < 0.7:
+            customer.record_consent(meta, "email", "opted_in", "signup form", None, now)
+            subscribers.append((customer.id, customer.email))
+            new_subscribers += 1
+        if new_subscribers == CAMPAIGN_EVERY or (n == customers - 1 and new_subscribers):
+            del subscribers[:-RECENT]
+            pending += _campaign(rng, meta, campaigns, rng.sample(
+                subscribers, min(CAMPAIGN_REACH, len(subscribers))), now)
+            new_subscribers, campaigns = 0, campaigns + 1
+        if (n + 1) % SAVE_EVERY == 0 or n == customers - 1:
             crm.save(*pending)
             pending = []
             if progress:
                 progress(n + 1)
-    campaign = Campaign.draft(meta, "Winter market preview", "email", "First look at the winter range",
-                              "Hello {{ customer.first_name }}, the winter range is here.")
-    campaign.launch(meta, rng.sample(ids, min(len(ids), 120)))
-    crm.save(campaign)
     crm.refresh_statistics()  # a bulk load: the planner must know the table before commands run
     return tenant_id, api_key
 
@@ -118,3 +137,31 @@ def _deal(rng: random.Random, meta: Meta, customer_id: UUID, now: datetime) -> O
     elif outcome < 0.4:
         deal.lose(meta, rng.choice(("price", "timing", "went with another maker")))
     return deal
+
+
+def _campaign(rng: random.Random, meta: Meta, number: int, audience: list[tuple[UUID, str]],
+              now: datetime) -> list:
+    """A sent email campaign and its messages: each sent and delivered, a third opened and a
+    quarter of those clicked, at a seasonal moment paced at PER_MINUTE."""
+    name, subject = CAMPAIGNS[number % len(CAMPAIGNS)]
+    campaign = Campaign.draft(meta, f"{name} ({number + 1})", "email", subject,
+                              "Hello {{ customer.first_name }}, " + subject.lower() + ".")
+    campaign.launch(meta, [customer_id for customer_id, _ in audience])
+    started = _seasonal_moment(rng, now)
+    campaign.dispatch(meta, {}, PER_MINUTE, started)
+    messages = []
+    for index, (customer_id, email) in enumerate(audience):
+        due = started + timedelta(seconds=index * 60 / PER_MINUTE)
+        message = Message.queue(meta, customer_id=customer_id, channel="email", step="campaign",
+                                not_before=due, campaign_id=campaign.id)
+        message.start(meta, "demo", due, timedelta(minutes=5))
+        message.sent(meta, email, f"demo-{message.id.hex[:16]}")
+        message.delivered(meta)
+        engaged = rng.random()
+        if engaged < 0.09:
+            message.click(meta, f"https://shop.example.com/{rng.choice(PRODUCTS).replace(' ', '-')}")
+        elif engaged < 0.35:
+            message.open(meta)
+        messages.append(message)
+    campaign.complete(meta)
+    return [campaign, *messages]

@@ -1,0 +1,65 @@
+"""The demo shop (also the benchmark's data): campaigns reach the customers who opted in, and
+their messages were sent, delivered, opened and clicked, as the campaign reports show."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+from commands.application import Crm
+from projections.stored import stored_envelopes
+from tests.conftest import Tenant
+from workers import demo
+
+
+def _events(crm: Crm) -> list:
+    envelopes = stored_envelopes(crm.mapper)
+    return envelopes.envelopes(list(crm.recorder.select_notifications(start=1, limit=1_000_000)))
+
+
+def test_campaigns_go_to_the_newest_subscribers_every_so_many_sign_ups(tmp_path, monkeypatch):
+    monkeypatch.setattr(demo, "CAMPAIGN_EVERY", 10)
+    monkeypatch.setattr(demo, "CAMPAIGN_REACH", 15)
+    monkeypatch.setattr(demo, "RECENT", 20)
+    crm = Crm(f"sqlite:///{tmp_path / 'events.sqlite3'}")
+    try:
+        demo.load_demo(crm, customers=100, seed=5)
+        events = _events(crm)
+    finally:
+        crm.close()
+    opted_in = [e.aggregate_id for e in events if e.type == "Customer.ConsentRecorded"
+                and e.data["status"] == "opted_in"]
+    launched = [e.data["customer_ids"] for e in events if e.type == "Campaign.Launched"]
+    # One campaign per 10 new subscribers, and one for the last few.
+    assert len(launched) == -(-len(opted_in) // 10)
+    position = {str(customer): n for n, customer in enumerate(opted_in)}
+    for number, audience in enumerate(launched):
+        newest = min(10 * (number + 1), len(opted_in))
+        assert len(audience) == min(15, newest) == len(set(audience))
+        # Only subscribers, and only the 20 newest when the campaign went out.
+        assert all(newest - 20 <= position[c] < newest for c in audience)
+    types = Counter(e.type for e in events)
+    messages = sum(len(audience) for audience in launched)
+    assert types["Message.Queued"] == types["Message.Sent"] == types["Message.Delivered"] == messages
+    assert 0 < types["Message.Clicked"] < types["Message.Opened"] < messages
+    assert types["Campaign.Completed"] == len(launched)
+
+
+def test_the_demo_campaign_report_shows_sends_opens_and_clicks(module_app, module_client):
+    _, key = demo.load_demo(module_app.state.crm, customers=80, seed=9)
+    shop = Tenant("demo", key, module_client)
+    deadline = time.monotonic() + 30
+    while not (campaigns := shop.get("/v1/campaigns").json()["items"]):
+        assert time.monotonic() < deadline, "the demo campaign never reached the read models"
+        time.sleep(0.1)
+    [campaign] = campaigns
+    assert campaign["status"] == "completed"
+
+    def stages() -> dict[str, int]:
+        report = shop.get(f"/v1/campaigns/{campaign['id']}/analytics").json()
+        return {stage["name"]: stage["count"] for stage in report["stages"]}
+    while (reached := stages())["sent"] < campaign["audience_size"]:
+        assert time.monotonic() < deadline, reached
+        time.sleep(0.1)
+    assert reached["sent"] == reached["delivered"] == campaign["audience_size"] > 40
+    assert 0 < reached["clicked"] < reached["opened"] < reached["delivered"]
