@@ -97,6 +97,8 @@ def event_store_env(url: str) -> dict[str, str]:
             "POSTGRES_PASSWORD": unquote(parsed.password or ""),
             "POSTGRES_POOL_SIZE": query.get("pool_size", ["10"])[0],
             "POSTGRES_MAX_OVERFLOW": query.get("max_overflow", ["10"])[0],
+            # The library's recorder, but a large insert leaves pipeline mode (it hung).
+            "APPLICATION_RECORDER_TOPIC": "commands.event_recorder:EventRecorder",
         }
         if "schema" in query:
             env["POSTGRES_SCHEMA"] = query["schema"][0]
