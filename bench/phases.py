@@ -19,9 +19,10 @@ PLAIN_EVERY_S = 30
 
 
 class Phases:
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, elapsed_s: dict[str, float] | None = None) -> None:
         self.console = console
-        self.elapsed_s: dict[str, float] = {}  # phase -> seconds, in the order they ran
+        # phase -> seconds, in the order they ran (a resumed run adds to the earlier run's)
+        self.elapsed_s = {} if elapsed_s is None else elapsed_s
 
     @contextmanager
     def __call__(self, name: str, total: int | None = None) -> Iterator[Advance]:

@@ -15,8 +15,11 @@ import json
 import os
 import platform
 import shutil
+import signal
+import sys
 import tempfile
 import time
+from contextlib import closing
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -76,6 +79,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--postgres", default=os.environ.get(
         "CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--resume", type=Path, default=None, metavar="JSON",
+                        help="finish a run that stopped: the JSON it wrote names its event store "
+                             "schema and work directory (both kept when a run fails); the steps it "
+                             "finished are not run again, and its settings are used")
     parser.add_argument("--keep-work", action="store_true",
                         help="keep the work directory (DuckDB files, process logs); it is kept anyway "
                              "when the run fails")
@@ -99,59 +106,97 @@ def arguments() -> argparse.Namespace:
 
 def main() -> None:
     args = arguments()
-    started = datetime.now(timezone.utc)
-    out = args.out or Path("bench/results") / f"{args.scale}-{started:%Y%m%dT%H%M%S}.json"
-    schema = f"bench_{uuid4().hex[:10]}"
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = f"{args.postgres}?schema={schema}"
-    work = Path(tempfile.mkdtemp(prefix="crm-bench-"))
-    phases = Phases(console)
-    settings = {key: value for key, value in vars(args).items()
-                if key not in ("postgres", "out", "keep_work")}
-    result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
-              "seconds_per_run": args.seconds, "settings": settings, "started": started.isoformat(),
-              "machine": machine(), "figures": {}, "phases_s": phases.elapsed_s}
-    console.print(f"work directory {work}, event store schema {schema}")
-    try:
-        run_all(args, url, work, result["figures"], phases)
-    except BaseException:
-        console.print(f"[red]the run failed; the processes' logs are in {work}[/red]")
-        raise
+    if args.resume:
+        result = json.loads(args.resume.read_text())
+        for key, value in result["settings"].items():
+            setattr(args, key, tuple(value) if key == "e2e_rates" else value)
+        out, schema, work = args.resume, result["resume"]["schema"], Path(result["resume"]["work"])
+        if "population" not in result["resume"]["done"]:
+            raise SystemExit("that run stopped during the population: start a new run")
+        console.print(f"resuming {out}: done already {', '.join(result['resume']['done']) or 'nothing'}")
     else:
-        if not args.keep_work:
-            shutil.rmtree(work, ignore_errors=True)
-    finally:
+        started = datetime.now(timezone.utc)
+        out = args.out or Path("bench/results") / f"{args.scale}-{started:%Y%m%dT%H%M%S}.json"
+        schema = f"bench_{uuid4().hex[:10]}"
         with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
-            conn.execute("DROP TABLE IF EXISTS bench_raw_events")
-    result["total_s"] = round((datetime.now(timezone.utc) - started).total_seconds(), 1)
+            conn.execute(f"CREATE SCHEMA {schema}")
+        work = Path(tempfile.mkdtemp(prefix="crm-bench-"))
+        settings = {key: value for key, value in vars(args).items()
+                    if key not in ("postgres", "out", "keep_work", "resume")}
+        result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
+                  "seconds_per_run": args.seconds, "settings": settings,
+                  "started": started.isoformat(), "machine": machine(), "figures": {},
+                  "phases_s": {}, "resume": {"schema": schema, "work": str(work), "done": []}}
+    url = f"{args.postgres}?schema={schema}"
+    phases = Phases(console, result["phases_s"])
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2, default=str))
+
+    def save() -> None:
+        out.write_text(json.dumps(result, indent=2, default=str))
+    console.print(f"work directory {work}, event store schema {schema}, figures so far in {out}")
+    # A stopped run (SIGTERM as well as Ctrl-C) unwinds: its nodes and broker are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        run_all(args, url, work, result, phases, save)
+    except BaseException:
+        save()
+        console.print(f"[red]the run stopped; the processes' logs are in {work}. The event store "
+                      f"schema {schema} and the work directory are kept: finish the run with "
+                      f"`python -m bench --resume {out}`, or drop them (DROP SCHEMA {schema} "
+                      f"CASCADE; rm -r {work}).[/red]")
+        raise
+    with psycopg.connect(args.postgres, autocommit=True) as conn:
+        conn.execute(f"DROP SCHEMA {schema} CASCADE")
+        conn.execute("DROP TABLE IF EXISTS bench_raw_events")
+    if not args.keep_work:
+        shutil.rmtree(work, ignore_errors=True)
+    result["total_s"] = round(sum(result["phases_s"].values()), 1)
+    del result["resume"]
+    save()
     show(result)
     console.print(f"figures written to {out}")
 
 
-def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
-    """Every phase in order; each stops the processes it started, also when it fails."""
-    crm = Crm(url)
-    try:
-        tenant_id, demo_key = _population(args, crm, figures, phases)
-        _baselines(args, crm, figures, phases)
-        _projections(args, crm, work, str(tenant_id), figures, phases)
-        tenant_key = _tenant_key(crm)
-        service_tenant = _tenant(crm, "Bench service layer")[0]
-    finally:
-        crm.close()
-    _commands(args, url, work, {"Authorization": f"Bearer {tenant_key}"}, figures, phases)
-    _service_commands(args, url, service_tenant, figures, phases)
-    demo = {"Authorization": f"Bearer {demo_key}"}
-    segment_id = _embedded_node(args, url, work, demo, figures, phases)
-    if args.kafka_history == "all":
-        crm = Crm(url)
-        head = crm.recorder.max_notification_id() or 0
-        crm.close()
+def run_all(args, url: str, work: Path, result: dict, phases: Phases, save) -> None:
+    """Every step in order, each saved to the JSON as it finishes; a resumed run starts with
+    the first step the earlier one did not finish. Each step stops the processes it started,
+    also when it fails."""
+    done, figures = result["resume"]["done"], result["figures"]
+    ids = result["resume"].setdefault("ids", {})  # tenants, keys and the segment later steps use
+    steps = (("population", lambda: ids.update(_population(args, url, figures, phases))),
+             ("baselines", lambda: _baselines(args, url, figures, phases)),
+             ("projections", lambda: _projections(args, url, work, ids["demo_tenant"], figures,
+                                                  phases)),
+             ("tenants", lambda: ids.update(load_key=_new_tenant(url, "Bench load")[1],
+                                            service_tenant=_new_tenant(url, "Bench service")[0])),
+             ("commands", lambda: _commands(args, url, work, {"Authorization":
+                                                              f"Bearer {ids['load_key']}"},
+                                            figures, phases)),
+             ("service commands", lambda: _service_commands(args, url, ids["service_tenant"],
+                                                            figures, phases)),
+             ("embedded node", lambda: ids.update(segment=_embedded_node(
+                 args, url, work, _demo(ids), figures, phases))),
+             ("query node and end to end", lambda: _query_node_and_e2e(
+                 args, url, work, ids, figures, phases)))
+    for name, step in steps:
+        if name in done:
+            continue
+        step()
+        done.append(name)
+        save()
 
+
+def _demo(ids: dict) -> dict:
+    return {"Authorization": f"Bearer {ids['demo_key']}"}
+
+
+def _query_node_and_e2e(args, url: str, work: Path, ids: dict, figures: dict,
+                        phases: Phases) -> None:
+    demo, segment_id = _demo(ids), ids["segment"]
+    for made in ("e2e", "query-log"):  # a resumed run starts these nodes anew
+        shutil.rmtree(work / made, ignore_errors=True)
+    (work / "e2e").mkdir()
+    if args.kafka_history == "all":
         def on_query_node(node: Server) -> None:
             figures["query_node_feed"] = "Kafka"
             with phases("query node settles"):
@@ -160,27 +205,32 @@ def run_all(args, url: str, work: Path, figures: dict, phases: Phases) -> None:
                 figures["queries_ms_query_node"] = queries.measure(node.url, demo, segment_id, 1,
                                                                    args.seconds, clients=(1, 8))
 
-        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
-                on_query_node)
+        e2e.run(url, e2e.log_head(url), work / "e2e", ids["load_key"], args.e2e_rates,
+                args.e2e_seconds, phases, figures, on_query_node)
     else:
         _query_node_following_log(args, url, work, demo, segment_id, phases, figures)
-        _e2e_on_empty_store(args, work, phases, figures)
+        _e2e_on_empty_store(args, work / "e2e", phases, figures)
 
 
-def _population(args, crm: Crm, figures: dict, phases: Phases):
+def _population(args, url: str, figures: dict, phases: Phases) -> dict:
     customers = SCALES[args.scale]
-    with phases("population", total=customers) as advance:
-        started = time.perf_counter()
-        tenant_id, demo_key = load_demo(crm, customers=customers, seed=1, name="Bench Shop",
-                                        progress=advance)
-        events = crm.recorder.max_notification_id() or 0
-        figures["population"] = {"events": events,
-                                 "events_per_s": events / (time.perf_counter() - started)}
-    return tenant_id, demo_key
+    crm = Crm(url)
+    try:
+        with phases("population", total=customers) as advance:
+            started = time.perf_counter()
+            tenant_id, demo_key = load_demo(crm, customers=customers, seed=1, name="Bench Shop",
+                                            progress=advance)
+            events = crm.recorder.max_notification_id() or 0
+            figures["population"] = {"events": events,
+                                     "events_per_s": events / (time.perf_counter() - started)}
+    finally:
+        crm.close()
+    return {"demo_tenant": str(tenant_id), "demo_key": demo_key}
 
 
-def _baselines(args, crm: Crm, figures: dict, phases: Phases) -> None:
-    with phases("raw PostgreSQL and log baselines"):
+def _baselines(args, url: str, figures: dict, phases: Phases) -> None:
+    crm = Crm(url)
+    with phases("raw PostgreSQL and log baselines"), closing(crm):
         figures["raw_single_row_commits_per_s"] = spread(
             [raw.single_row_commits(args.postgres, args.seconds) for _ in range(args.repeat)])
         figures["raw_batched_inserts_rows_per_s"] = spread(
@@ -188,8 +238,12 @@ def _baselines(args, crm: Crm, figures: dict, phases: Phases) -> None:
         figures["raw_log_read_events_per_s"] = spread([raw.log_read(crm) for _ in range(args.repeat)])
 
 
-def _projections(args, crm: Crm, work: Path, tenant_id: str, figures: dict, phases: Phases) -> None:
-    """Catch-up, rebuilds and the RFM baseline, in this process, on the file the nodes use later."""
+def _projections(args, url: str, work: Path, tenant_id: str, figures: dict, phases: Phases) -> None:
+    """Catch-up, rebuilds and the RFM baseline, in this process, on the file the nodes use later
+    (made anew: a resumed run may find the half-built file of the one that stopped)."""
+    for path in work.glob("readmodels.duckdb*"):
+        path.unlink()
+    crm = Crm(url)
     store = ReadStore(work / "readmodels.duckdb")
     try:
         projector = Projector(store)
@@ -203,6 +257,7 @@ def _projections(args, crm: Crm, work: Path, tenant_id: str, figures: dict, phas
                 store, tenant_id, max(args.seconds / 2, 0.5))
     finally:
         store.close()
+        crm.close()
 
 
 def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: Phases) -> None:
@@ -301,27 +356,22 @@ def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
         url = f"{args.postgres}?schema={schema}"
-        crm = Crm(url)
-        try:
-            tenant_key = _tenant_key(crm)
-            head = crm.recorder.max_notification_id() or 0
-        finally:
-            crm.close()
-        e2e.run(url, head, work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
+        tenant_key = _new_tenant(url, "Bench load")[1]
+        e2e.run(url, e2e.log_head(url), work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
                 memory_key="query_node_without_history")
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
-def _tenant_key(crm: Crm) -> str:
-    return _tenant(crm, "Bench load")[1]
-
-
-def _tenant(crm: Crm, name: str) -> tuple[str, str]:
-    """A new tenant of its own for a load's customers: (its id, its owner key)."""
+def _new_tenant(url: str, name: str) -> tuple[str, str]:
+    """A tenant of its own for a load's customers: (its id, its owner key)."""
     from commands.tenants import create_tenant
-    tenant_id, key = create_tenant(crm, name)
+    crm = Crm(url)
+    try:
+        tenant_id, key = create_tenant(crm, name)
+    finally:
+        crm.close()
     return str(tenant_id), key
 
 
