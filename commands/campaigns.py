@@ -124,13 +124,7 @@ def _choose_segment(crm: Crm, meta: Meta, campaign: Campaign, segment_id: UUID) 
 
 def _existing(crm: Crm, meta: Meta, customer_ids: list[UUID]) -> list[Customer]:
     """The customers, in order, each of the caller's tenant; else a DomainError naming the id."""
-    found = []
-    for index, customer_id in enumerate(dict.fromkeys(customer_ids)):
-        try:
-            found.append(crm.load(Customer, customer_id, meta.tenant_id))
-        except NotFound:
-            raise DomainError(f"no customer {customer_id}", f"customer_ids[{index}]") from None
-    return found
+    return crm.load_each(Customer, customer_ids, meta.tenant_id, "customer_ids")
 
 
 def schedule(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ScheduleCampaign,

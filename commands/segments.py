@@ -11,8 +11,7 @@ from pydantic import Field
 from commands import custom_fields
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
-from commands.errors import NotFound
-from domain.base import DomainError, Meta
+from domain.base import Meta
 from domain.customer import CONSENT_CHANNELS, Customer
 from domain.segment import Segment, validate_rule
 
@@ -68,11 +67,7 @@ def change_members(crm: Crm, meta: Meta, segment_id: UUID, cmd: ChangeMembers,
                    expected_version: int | None = None,
                    idem: Idempotency | None = None) -> Outcome:
     def act(segment: Segment) -> None:
-        for index, customer_id in enumerate(cmd.add):
-            try:
-                crm.load(Customer, customer_id, meta.tenant_id)
-            except NotFound:
-                raise DomainError(f"no customer {customer_id}", f"add[{index}]") from None
+        crm.load_each(Customer, cmd.add, meta.tenant_id, "add")
         segment.add_members(meta, cmd.add)
         segment.remove_members(meta, cmd.remove)
     return crm.change(Segment, segment_id, meta, act, expected_version, idem)

@@ -138,6 +138,17 @@ def test_a_launch_with_an_unknown_or_no_customer_stores_nothing(shop):
     assert head(shop.client.app) == before
 
 
+def test_another_tenants_customer_is_unknown_to_a_launch(shop, make_tenant):
+    """The recipients are read many at a time; each must still be this tenant's customer."""
+    other = make_tenant("Other shop").register("Bea", None)["id"]
+    ada = shop.register("Ada", None)["id"]
+    campaign = draft(shop)
+    before = head(shop.client.app)
+    assert_problem(shop.post(f"/v1/campaigns/{campaign['id']}/launch",
+                             {"customer_ids": [ada, ada, other]}), 422, "customer_ids[2]")
+    assert head(shop.client.app) == before
+
+
 def test_commands_on_an_unknown_campaign_answer_404(shop):
     missing = uuid4()
     for action, body in (("schedule", {"scheduled_for": later()}), ("launch", {"customer_ids": [str(uuid4())]}),

@@ -35,7 +35,7 @@ from domain.membership import SegmentMembership, membership_id
 from readmodels.segment_membership import (MembershipChange, changes_after, create_entries_cursor,
                                            entries_cursor, move_entries_cursor)
 from readmodels.store import ReadStore
-from workers.aggregate_events import current_aggregates
+from commands.aggregate_batches import current_aggregates
 
 log = logging.getLogger("crm.segment-entries")
 
