@@ -112,3 +112,47 @@ def test_the_catalog_names_every_stored_topic(event_store_url):
         assert all(catalog[names.type_name(topic)] == topic for topic in stored)
     finally:
         crm.close()
+
+
+class FlakyDeliveries:
+    """Hands out one item once (as a job does: forgotten once due); its first perform raises."""
+    name = "flaky"
+
+    def __init__(self) -> None:
+        self.pending = {"item"}
+        self.attempts = 0
+        self.done: list[str] = []
+
+    def wants(self, event_type: str) -> bool:
+        return False
+
+    def due(self, now):
+        due, self.pending = sorted(self.pending), set()
+        return due
+
+    def perform(self, key, now) -> None:
+        self.attempts += 1
+        if self.attempts == 1:
+            raise ConnectionError("the store went away mid-item")
+        self.done.append(key)
+
+
+def test_an_item_whose_perform_raised_is_tried_again_later(event_store_url):
+    from datetime import datetime, timezone
+
+    from workers.log_worker import RETRY_AFTER
+    crm = Crm(event_store_url)
+    try:
+        now = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+        job = FlakyDeliveries()
+        worker = LogWorker(crm, [job], clock=lambda: now[0])
+
+        assert worker.run_once() == 1 and job.done == []
+        assert worker.run_once() == 0  # not before its time
+        now[0] += RETRY_AFTER
+        assert worker.run_once() == 1
+
+        assert job.done == ["item"] and job.attempts == 2
+        assert worker.run_until_idle() == 0
+    finally:
+        crm.close()

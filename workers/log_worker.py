@@ -8,7 +8,8 @@ the same job: each claims an item by appending an event to the item's
 aggregate at the version it read, and the event store accepts one event per
 (aggregate, version), so exactly one claim wins and the others move on. A
 claim carries a lease; a worker that dies mid-item leaves it to the others
-once the lease has run out. Nothing is kept on disk: a (re)started worker
+once the lease has run out, and an item whose ``perform`` raised (the store
+unreachable, say) is tried again after ``RETRY_AFTER``. Nothing is kept on disk: a (re)started worker
 reads the log from the start and knows everything outstanding again. That
 read is kept cheap: a job names the event types it can learn from
 (``wants``), and only those are read from the store and decoded — a sender
@@ -28,7 +29,7 @@ import heapq
 import logging
 import threading
 from collections.abc import Callable, Hashable, Iterable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Protocol
 
 from commands.application import Crm
@@ -39,6 +40,7 @@ from projections.stored import stored_envelopes
 log = logging.getLogger("crm.worker")
 
 Clock = Callable[[], datetime]
+RETRY_AFTER = timedelta(seconds=60)
 
 
 def wall_clock() -> datetime:
@@ -107,6 +109,7 @@ class LogWorker:
         self.clock = clock
         self.poll_interval = poll_interval
         self.position = 0
+        self.retries = DueTimes()  # (job index, key) of items whose perform raised
         self.envelopes = stored_envelopes(crm.mapper)
         self.topics = event_topics()
 
@@ -150,15 +153,20 @@ class LogWorker:
         """Catches up, then performs everything due now; returns the number of items performed."""
         self.catch_up()
         now = self.clock()
-        done = 0
-        for job in self.jobs:
-            for key in job.due(now):
-                try:
-                    job.perform(key, now)
-                except Exception:  # one bad item must not stop the others
-                    log.exception("%s: performing %s failed", job.name, key)
-                done += 1
-        return done
+        items = [(n, key) for n, job in enumerate(self.jobs) for key in job.due(now)]
+        items += self.retries.due(now)
+        for n, key in items:
+            try:
+                self.jobs[n].perform(key, now)
+            except Exception:  # one bad item must not stop the others
+                # A job forgets an item once it hands it out as due; one whose perform failed
+                # before recording anything (the store unreachable, say) is tried again later,
+                # not only after a restart. perform checks the item's state, so a retry of an
+                # item that got done after all does nothing.
+                log.exception("%s: performing %s failed; trying again in %s s",
+                              self.jobs[n].name, key, RETRY_AFTER.total_seconds())
+                self.retries.set((n, key), now + RETRY_AFTER)
+        return len(items)
 
     def run_until_idle(self, rounds: int = 100) -> int:
         """For tests and one-shot runs: repeats :meth:`run_once` until nothing is due."""

@@ -109,6 +109,8 @@ class SchedulerWorker:
                 when = job.next_time() if hasattr(job, "next_time") else None
                 if when is not None:
                     wanted[f"wake:{job.name}"] = when
+            if (when := self.worker.retries.next_time()) is not None:  # a perform that raised
+                wanted["wake:retries"] = when
             for job in self.apscheduler.get_jobs():
                 if job.id.startswith(("campaign:", "wake:")) and job.id not in wanted:
                     job.remove()
