@@ -156,3 +156,40 @@ def test_an_item_whose_perform_raised_is_tried_again_later(event_store_url):
         assert worker.run_until_idle() == 0
     finally:
         crm.close()
+
+
+class Notes:
+    """Wants notes, always: says so, so the worker does not ask it again after each note."""
+    name = "notes"
+    interest_grows = False
+
+    def __init__(self) -> None:
+        self.asked = 0
+        self.observed = 0
+
+    def wants(self, event_type: str) -> bool:
+        self.asked += 1
+        return event_type == "Customer.NoteAdded"
+
+    def observe(self, envelope) -> None:
+        self.observed += 1
+
+
+def test_a_job_whose_interest_is_fixed_is_not_asked_again_after_each_event(event_store_url):
+    from domain.catalog import event_topics
+    crm = Crm(event_store_url)
+    try:
+        meta = Meta(str(uuid4()), "test")
+        customer = customers.register(crm, meta, customers.RegisterCustomer(name="Ada")).id
+        for text in ("one", "two", "three"):
+            customers.add_note(crm, meta, customer, customers.AddNote(text=text))
+        job = Notes()
+
+        LogWorker(crm, [job]).catch_up()
+
+        # Once per type to choose the batch's topics, then once per note read: not the
+        # other types again after each note.
+        assert job.observed == 3
+        assert job.asked == len(event_topics()) + 3
+    finally:
+        crm.close()

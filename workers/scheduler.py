@@ -40,6 +40,7 @@ class CampaignLaunches:
     """The campaigns waiting for their scheduled launch."""
 
     name = "campaign launches"
+    interest_grows = False  # workers/log_worker.py: wants() is every Campaign event, always
 
     def __init__(self, crm: Crm, per_minute: dict[str, int] | None = None,
                  segment_members=None) -> None:

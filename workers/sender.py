@@ -81,6 +81,7 @@ class Sender:
     # (delivered, opened, clicked: most of a sent campaign's events, never read on a start-up).
     OBSERVED = frozenset({"Message.Queued", "Message.SendStarted", "Message.SendFailed",
                           "Message.Sent", "Message.Suppressed", "Message.Bounced"})
+    interest_grows = False  # workers/log_worker.py: wants() is OBSERVED, always
 
     def wants(self, event_type: str) -> bool:
         return event_type in self.OBSERVED
