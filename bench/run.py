@@ -357,8 +357,8 @@ def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None
     try:
         url = f"{args.postgres}?schema={schema}"
         tenant_key = _new_tenant(url, "Bench load")[1]
-        e2e.run(url, e2e.log_head(url), work, tenant_key, args.e2e_rates, args.e2e_seconds, phases, figures,
-                memory_key="query_node_without_history")
+        e2e.run(url, e2e.log_head(url), work, tenant_key, args.e2e_rates, args.e2e_seconds,
+                phases, figures, memory_key="query_node_without_history")
     finally:
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f"DROP SCHEMA {schema} CASCADE")

@@ -200,12 +200,13 @@ class Crm(Application):
         """Each of ``ids`` (repeats once) as a ``kind`` of the tenant, read a thousand per query:
         a campaign's recipients would otherwise cost a round trip each. An id that is not one
         is refused as ``field[index]``, its place in ``ids``."""
-        found = current_aggregates(self, list(dict.fromkeys(ids)))
+        unique = list(dict.fromkeys(ids))
+        found = current_aggregates(self, unique)
         for index, aggregate_id in enumerate(ids):
             aggregate = found.get(aggregate_id)
             if not isinstance(aggregate, kind) or aggregate.tenant_id != tenant_id:
                 raise DomainError(f"no {kind.__name__.lower()} {aggregate_id}", f"{field}[{index}]")
-        return [found[aggregate_id] for aggregate_id in dict.fromkeys(ids)]
+        return [found[aggregate_id] for aggregate_id in unique]
 
     def _save(self, aggregate: CrmAggregate, meta: Meta, idempotency: Idempotency | None,
               also: list[CrmAggregate] | None = None) -> Outcome:

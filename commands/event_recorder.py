@@ -5,10 +5,10 @@ events, sync). With a large insert — a campaign launched to 12,000 recipients
 queues 12,000 messages in one transaction, and the demo shop saves its
 campaigns that way — psycopg 3.3 waited forever in ``Pipeline.sync`` while
 PostgreSQL waited for the rest of the query (``ClientRead``): the same
-deadlock as psycopg issue #685 (tests/test_event_recorder.py). Above ``PIPELINED_BYTES`` of event state the
-statements go one after the other in an ordinary transaction instead: a few
-more round trips (about a millisecond here) on a commit that big, the same
-table lock, notification and ids. Small commits, the usual case, keep the
+deadlock as psycopg issue #685 (tests/test_event_recorder.py). Above
+``PIPELINED_BYTES`` of event state the statements go one after the other in an
+ordinary transaction instead: a few more round trips (about a millisecond
+here) on a commit that big, the same table lock, notification and ids. Small commits, the usual case, keep the
 library's single round trip.
 """
 

@@ -29,13 +29,13 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
+from commands.aggregate_batches import current_aggregates
 from commands.application import RETRIES, Crm
 from domain.base import Meta
 from domain.membership import SegmentMembership, membership_id
 from readmodels.segment_membership import (MembershipChange, changes_after, create_entries_cursor,
                                            entries_cursor, move_entries_cursor)
 from readmodels.store import ReadStore
-from commands.aggregate_batches import current_aggregates
 
 log = logging.getLogger("crm.segment-entries")
 
