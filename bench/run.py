@@ -29,8 +29,8 @@ import httpx
 import psycopg
 from rich.console import Console
 
-from bench import (e2e, load, projection_speed, queries, raw, rfm_baseline, segments,
-                   service_commands)
+from bench import (e2e, load, marketing, projection_speed, queries, raw, rfm_baseline,
+                   segments, service_commands)
 from bench.phases import Phases
 from bench.server import QUICK_NODE_JOBS, Server
 from bench.stats import spread
@@ -165,6 +165,7 @@ def run_all(args, url: str, work: Path, result: dict, phases: Phases, save) -> N
     ids = result["resume"].setdefault("ids", {})  # tenants, keys and the segment later steps use
     steps = (("population", lambda: ids.update(_population(args, url, figures, phases))),
              ("baselines", lambda: _baselines(args, url, figures, phases)),
+             ("marketing workers start", lambda: _workers_start(args, url, figures, phases)),
              ("projections", lambda: _projections(args, url, work, ids["demo_tenant"], figures,
                                                   phases)),
              ("tenants", lambda: ids.update(load_key=_new_tenant(url, "Bench load")[1],
@@ -177,7 +178,9 @@ def run_all(args, url: str, work: Path, result: dict, phases: Phases, save) -> N
              ("embedded node", lambda: ids.update(segment=_embedded_node(
                  args, url, work, _demo(ids), figures, phases))),
              ("query node and end to end", lambda: _query_node_and_e2e(
-                 args, url, work, ids, figures, phases)))
+                 args, url, work, ids, figures, phases)),
+             # Last: the messages it queues would keep the nodes of the steps above sending.
+             ("campaign launch", lambda: _launch(args, url, ids["demo_tenant"], figures, phases)))
     for name, step in steps:
         if name in done:
             continue
@@ -236,6 +239,21 @@ def _baselines(args, url: str, figures: dict, phases: Phases) -> None:
         figures["raw_batched_inserts_rows_per_s"] = spread(
             [raw.batched_inserts(args.postgres, args.seconds) for _ in range(args.repeat)])
         figures["raw_log_read_events_per_s"] = spread([raw.log_read(crm) for _ in range(args.repeat)])
+
+
+def _workers_start(args, url: str, figures: dict, phases: Phases) -> None:
+    with phases("marketing workers' first read of the log"):
+        runs = [marketing.workers_first_read_s(url) for _ in range(args.repeat)]
+    figures["marketing_workers_first_read_s"] = {kind: spread([run[kind] for run in runs])
+                                                 for kind in runs[0]}
+
+
+def _launch(args, url: str, tenant_id: str, figures: dict, phases: Phases) -> None:
+    """A campaign launched to the demo shop's first customers, each run a new campaign."""
+    with phases("campaign launch"):
+        audience = marketing.audience(url, tenant_id, marketing.LAUNCH_RECIPIENTS)
+        figures["campaign_launch"] = {"recipients": len(audience), "seconds": spread(
+            [marketing.launch_s(url, tenant_id, audience) for _ in range(args.repeat)])}
 
 
 def _projections(args, url: str, work: Path, tenant_id: str, figures: dict, phases: Phases) -> None:

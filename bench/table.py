@@ -15,8 +15,9 @@ def show(result: dict) -> None:
     table.add_column("median", justify="right")
     table.add_column("spread (min–max)", justify="right")
 
-    def row(label: str, s: dict) -> None:
-        table.add_row(label, f"{s['median']:,.1f}", f"{s['min']:,.1f} – {s['max']:,.1f}")
+    def row(label: str, s: dict, digits: int = 1) -> None:
+        table.add_row(label, f"{s['median']:,.{digits}f}",
+                      f"{s['min']:,.{digits}f} – {s['max']:,.{digits}f}")
 
     def one(label: str, value, note: str = "") -> None:
         table.add_row(label, "—" if value is None else f"{value:,.1f}", note)
@@ -60,6 +61,10 @@ def show(result: dict) -> None:
                              reverse=True)[:4]
             one(f"… machine busy meanwhile, cores of {cpu['machine_cores']:g}", cpu["machine_busy"],
                 ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for v, k in busiest))
+    for kind, s in f.get("marketing_workers_first_read_s", {}).items():
+        row(f"{kind} worker's first read of the log s", s, 2)
+    if launch := f.get("campaign_launch"):
+        row(f"campaign launch to {launch['recipients']:,} recipients s", launch["seconds"], 2)
     for name, mib in f.get("peak_memory_mib", {}).items():
         one(f"peak memory {name.replace('_', ' ')} MiB", mib)
     Console().print(table)
