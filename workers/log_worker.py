@@ -9,12 +9,13 @@ aggregate at the version it read, and the event store accepts one event per
 (aggregate, version), so exactly one claim wins and the others move on. A
 claim carries a lease; a worker that dies mid-item leaves it to the others
 once the lease has run out, and an item whose ``perform`` raised (the store
-unreachable, say) is tried again after ``RETRY_AFTER``. Nothing is kept on
-disk: a (re)started worker reads the log from the start and knows everything
-outstanding again. That read is kept cheap: a job names the event types it can
-learn from (``wants``), and only those are read from the store and decoded — a
-sender restarted on a log of millions of orders and notes reads its messages'
-events, not the orders.
+unreachable, say) is tried again after ``RETRY_AFTER``. A (re)started worker
+reads the log and knows everything outstanding again. That read is kept cheap:
+a job names the event types it can learn from (``wants``), and only those are
+read from the store and decoded — a sender restarted on a log of millions of
+orders and notes reads its messages' events, not the orders; and a job whose
+learned state is small (the sender's outstanding messages) keeps a checkpoint
+of it (workers/checkpoints.py), so a restart reads only the log after it.
 
 This is the contract of the Kafka group runner of the streaming work (one
 handler per envelope, at least once, handlers idempotent) plus the clock that
@@ -28,6 +29,7 @@ from __future__ import annotations
 import heapq
 import logging
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
@@ -36,6 +38,7 @@ from commands.application import Crm
 from domain.catalog import event_topics
 from projections.envelope import Envelope
 from projections.stored import stored_envelopes
+from workers.checkpoints import SAVE_EVERY_S, Checkpoints
 
 log = logging.getLogger("crm.worker")
 
@@ -50,7 +53,13 @@ def wall_clock() -> datetime:
 class Job(Protocol):
     """``interest_grows`` (optional, default True): False for a job whose :meth:`wants`
     never changes, so the worker need not ask it again about every other type after each
-    event it observes (about 11 us an event, as much as decoding it)."""
+    event it observes (about 11 us an event, as much as decoding it).
+
+    Checkpoints (optional, all four or none): ``checkpoint_key`` names the job's row (the
+    same for every worker doing the same share of the work), ``checkpoint_format`` changes
+    whenever what ``state()`` returns changes meaning, ``state()`` is what the job learned
+    from the log observed so far (JSON-able; not the work in hand), and ``restore(state)``
+    takes it back in a new job. A worker whose jobs all have them saves one checkpoint."""
 
     name: str
 
@@ -117,6 +126,42 @@ class LogWorker:
         self.envelopes = stored_envelopes(crm.mapper)
         self.topics = event_topics()
         self.growing = [job for job in jobs if getattr(job, "interest_grows", True)]
+        self.checkpoints = (Checkpoints(crm) if jobs and all(
+            hasattr(job, "checkpoint_key") for job in jobs) else None)
+        self.saved = (0, 0.0)  # (position, time.monotonic()) of the last checkpoint saved or read
+        self.restored = False
+
+    @property
+    def checkpoint(self) -> tuple[str, str]:
+        """(name, format) of this worker's checkpoint row."""
+        return ("+".join(job.checkpoint_key for job in self.jobs),
+                ",".join(f"{job.name}:{job.checkpoint_format}" for job in self.jobs))
+
+    def restore(self) -> None:
+        """Starts from the saved checkpoint, if there is one the log reaches (the first
+        catch-up calls it; a store restored from an older backup has a shorter log)."""
+        found = self.checkpoints.load(*self.checkpoint) if self.checkpoints else None
+        self.restored = True
+        if not found or found[0] > (self.crm.recorder.max_notification_id() or 0):
+            return
+        position, states = found
+        for job, state in zip(self.jobs, states):
+            job.restore(state)
+        self.position = position
+        self.saved = (position, time.monotonic())
+        log.info("%s: restored the checkpoint at position %s", self.checkpoint[0], position)
+
+    def save_checkpoint(self, every_s: float = 0.0) -> bool:
+        """Saves what the jobs learned up to the position read, if it moved since the last
+        save and ``every_s`` have passed; returns whether it saved. Call it between catch-ups
+        (the jobs' state then matches the position exactly)."""
+        position, at = self.saved
+        if (not self.checkpoints or self.position == position
+                or time.monotonic() - at < every_s):
+            return False
+        self.checkpoints.save(*self.checkpoint, self.position, [job.state() for job in self.jobs])
+        self.saved = (self.position, time.monotonic())
+        return True
 
     def catch_up(self) -> int:
         """Feeds every job the events after the last one seen that it wants; returns how many
@@ -129,6 +174,8 @@ class LogWorker:
         observing jobs again; if one is now wanted, the batch ends there and the
         next one asks for the wider set from the following position.
         """
+        if not self.restored:
+            self.restore()
         start = self.position
         head = self.crm.recorder.max_notification_id() or 0
         while self.position < head:
@@ -158,6 +205,7 @@ class LogWorker:
     def run_once(self) -> int:
         """Catches up, then performs everything due now; returns the number of items performed."""
         self.catch_up()
+        self.save_checkpoint(SAVE_EVERY_S)
         now = self.clock()
         items = [(n, key) for n, job in enumerate(self.jobs) for key in job.due(now)]
         items += self.retries.due(now)
@@ -192,3 +240,7 @@ class LogWorker:
             except Exception:  # the store is unreachable: keep trying, nothing is lost
                 log.exception("worker round failed; retrying in 1 s")
                 stopping.wait(1.0)
+        try:
+            self.save_checkpoint()  # a restart reads only what comes after
+        except Exception:  # the next start reads from the last checkpoint instead
+            log.exception("saving the checkpoint on stopping failed")

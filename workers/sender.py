@@ -72,8 +72,12 @@ class Sender:
         self.worker = worker
         self.rng = rng or random.Random()
         self.pending = DueTimes()
+        # What the log says is outstanding (message -> when to look at it), apart from the work
+        # queue above (which also holds what performing learned): the checkpoint keeps this.
+        self.outstanding: dict[UUID, datetime] = {}
         self.outcomes: dict[str, int] = {}
         self.tenants = tenants  # None: every tenant's messages (else a dedicated worker's share)
+        self.checkpoint_key = "sender" + (f"[{','.join(sorted(tenants))}]" if tenants else "")
 
     # -- what is outstanding ---------------------------------------------------------------
 
@@ -92,13 +96,29 @@ class Sender:
         key = e.aggregate_id
         match e.type:
             case "Message.Queued":
-                self.pending.set(key, datetime.fromisoformat(e.data["not_before"]))
+                self._look_at(key, datetime.fromisoformat(e.data["not_before"]))
             case "Message.SendStarted":  # look again when the lease runs out
-                self.pending.set(key, datetime.fromisoformat(e.data["lease_until"]))
+                self._look_at(key, datetime.fromisoformat(e.data["lease_until"]))
             case "Message.SendFailed" if e.data["retry_at"]:
-                self.pending.set(key, datetime.fromisoformat(e.data["retry_at"]))
+                self._look_at(key, datetime.fromisoformat(e.data["retry_at"]))
             case "Message.SendFailed" | "Message.Sent" | "Message.Suppressed" | "Message.Bounced":
                 self.pending.discard(key)
+                self.outstanding.pop(key, None)
+
+    def _look_at(self, key: UUID, when: datetime) -> None:
+        self.pending.set(key, when)
+        self.outstanding[key] = when
+
+    # -- the checkpoint (workers/checkpoints.py) ----------------------------------------------
+
+    checkpoint_format = 1
+
+    def state(self) -> list[list[str]]:
+        return [[str(key), when.isoformat()] for key, when in self.outstanding.items()]
+
+    def restore(self, state: list[list[str]]) -> None:
+        for key, when in state:
+            self._look_at(UUID(key), datetime.fromisoformat(when))
 
     def due(self, now: datetime) -> list[UUID]:
         return self.pending.due(now)

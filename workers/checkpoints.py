@@ -1,0 +1,56 @@
+"""What a log worker's jobs knew at a position of the log, kept beside the events, so a worker
+restarts from there instead of reading the whole log again.
+
+A sender learns what is outstanding from every message's queued, claimed and
+finished events; on a store with millions of messages sent, reading them all
+again took minutes on each start, and nothing was sent meanwhile. Its
+outstanding messages at a position are a small state (the messages not yet
+finished), and the same for every worker that read the log that far, so one row
+per job serves all the competing workers of that job.
+
+A checkpoint is only a shortcut: it holds exactly what reading the log up to its
+position would give (the jobs save only what they learned from the log, never
+their work in hand), so a worker that finds none, or one of another format (the
+job's code changed what it keeps), reads the log from the start as before. The
+row only moves forward: a worker that is behind does not overwrite a later one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+
+from commands.application import Crm
+from workers.store_table import StoreTable
+
+TABLE = "crm_worker_checkpoints"
+SAVE_EVERY_S = 30.0  # at most this much of the log is read again after a crash
+
+
+class Checkpoints:
+    def __init__(self, crm: Crm) -> None:
+        self.table = StoreTable(crm, TABLE, "name TEXT PRIMARY KEY, format TEXT NOT NULL, "
+                                            "position BIGINT NOT NULL, state TEXT NOT NULL, "
+                                            "updated_at TEXT NOT NULL")
+
+    def load(self, name: str, format: str) -> tuple[int, Any] | None:
+        """(position, state) of ``name`` as last saved in this ``format``; None if there is none."""
+        with self.table.transaction(commit=False) as cursor:
+            cursor.execute(self.table.sql(
+                f"SELECT position, state FROM {self.table.name} WHERE name = ? AND format = ?"),
+                (name, format))
+            row = cursor.fetchone()
+        return (row["position"], orjson.loads(row["state"])) if row else None
+
+    def save(self, name: str, format: str, position: int, state: Any) -> None:
+        with self.table.transaction(commit=True) as cursor:
+            cursor.execute(self.table.sql(
+                f"INSERT INTO {self.table.name} AS saved (name, format, position, state, updated_at) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET format = excluded.format, "
+                "position = excluded.position, state = excluded.state, "
+                "updated_at = excluded.updated_at "
+                "WHERE excluded.position > saved.position OR excluded.format <> saved.format"),
+                (name, format, position, orjson.dumps(state).decode(),
+                 datetime.now(timezone.utc).isoformat()))
