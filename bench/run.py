@@ -83,6 +83,9 @@ def arguments() -> argparse.Namespace:
                         help="finish a run that stopped: the JSON it wrote names its event store "
                              "schema and work directory (both kept when a run fails); the steps it "
                              "finished are not run again, and its settings are used")
+    parser.add_argument("--steps", default=None,
+                        help="run only these steps (names separated by commas) and those they "
+                             f"need: {', '.join(STEPS)} (default: all)")
     parser.add_argument("--keep-work", action="store_true",
                         help="keep the work directory (DuckDB files, process logs); it is kept anyway "
                              "when the run fails")
@@ -95,6 +98,10 @@ def arguments() -> argparse.Namespace:
     if unknown:
         parser.error(f"no read model {', '.join(sorted(unknown))}; they are: {', '.join(PROJECTIONS)}")
     args.kafka_history = args.kafka_history or ("none" if args.scale == "large" else "all")
+    try:
+        args.steps = chosen_steps(args.steps)
+    except ValueError as error:
+        parser.error(str(error))
     try:
         args.e2e_rates = tuple(float(rate) for rate in args.e2e_rates.split(",") if rate.strip())
     except ValueError:
@@ -157,34 +164,53 @@ def main() -> None:
     console.print(f"figures written to {out}")
 
 
+# The steps of a run in order, and the earlier steps each needs besides the population.
+STEPS = ("population", "baselines", "marketing workers start", "projections", "tenants",
+         "commands", "service commands", "embedded node", "query node and end to end",
+         # Last: the messages it queues would keep the nodes of the steps above sending.
+         "campaign launch")
+NEEDS = {"commands": ("tenants",), "service commands": ("tenants",),
+         "query node and end to end": ("embedded node",)}
+
+
+def chosen_steps(names: str | None) -> list[str]:
+    """``--steps``: the named steps, the steps they need, and the population; all if None."""
+    if names is None:
+        return list(STEPS)
+    wanted = {name.strip() for name in names.split(",") if name.strip()}
+    unknown = wanted - set(STEPS)
+    if unknown:
+        raise ValueError(f"no step {', '.join(sorted(unknown))}; they are: {', '.join(STEPS)}")
+    wanted |= {"population", *(need for name in wanted for need in NEEDS.get(name, ()))}
+    return [name for name in STEPS if name in wanted]
+
+
 def run_all(args, url: str, work: Path, result: dict, phases: Phases, save) -> None:
-    """Every step in order, each saved to the JSON as it finishes; a resumed run starts with
-    the first step the earlier one did not finish. Each step stops the processes it started,
-    also when it fails."""
+    """The chosen steps in order, each saved to the JSON as it finishes; a resumed run starts
+    with the first step the earlier one did not finish. Each step stops the processes it
+    started, also when it fails."""
     done, figures = result["resume"]["done"], result["figures"]
     ids = result["resume"].setdefault("ids", {})  # tenants, keys and the segment later steps use
-    steps = (("population", lambda: ids.update(_population(args, url, figures, phases))),
-             ("baselines", lambda: _baselines(args, url, figures, phases)),
-             ("marketing workers start", lambda: _workers_start(args, url, figures, phases)),
-             ("projections", lambda: _projections(args, url, work, ids["demo_tenant"], figures,
-                                                  phases)),
-             ("tenants", lambda: ids.update(load_key=_new_tenant(url, "Bench load")[1],
-                                            service_tenant=_new_tenant(url, "Bench service")[0])),
-             ("commands", lambda: _commands(args, url, work, {"Authorization":
-                                                              f"Bearer {ids['load_key']}"},
-                                            figures, phases)),
-             ("service commands", lambda: _service_commands(args, url, ids["service_tenant"],
-                                                            figures, phases)),
-             ("embedded node", lambda: ids.update(segment=_embedded_node(
-                 args, url, work, _demo(ids), figures, phases))),
-             ("query node and end to end", lambda: _query_node_and_e2e(
-                 args, url, work, ids, figures, phases)),
-             # Last: the messages it queues would keep the nodes of the steps above sending.
-             ("campaign launch", lambda: _launch(args, url, ids["demo_tenant"], figures, phases)))
-    for name, step in steps:
+    steps = {
+        "population": lambda: ids.update(_population(args, url, figures, phases)),
+        "baselines": lambda: _baselines(args, url, figures, phases),
+        "marketing workers start": lambda: _workers_start(args, url, figures, phases),
+        "projections": lambda: _projections(args, url, work, ids["demo_tenant"], figures, phases),
+        "tenants": lambda: ids.update(load_key=_new_tenant(url, "Bench load")[1],
+                                      service_tenant=_new_tenant(url, "Bench service")[0]),
+        "commands": lambda: _commands(args, url, work, {"Authorization": f"Bearer {ids['load_key']}"},
+                                      figures, phases),
+        "service commands": lambda: _service_commands(args, url, ids["service_tenant"], figures,
+                                                      phases),
+        "embedded node": lambda: ids.update(segment=_embedded_node(args, url, work, _demo(ids),
+                                                                   figures, phases)),
+        "query node and end to end": lambda: _query_node_and_e2e(args, url, work, ids, figures,
+                                                                 phases),
+        "campaign launch": lambda: _launch(args, url, ids["demo_tenant"], figures, phases)}
+    for name in args.steps:
         if name in done:
             continue
-        step()
+        steps[name]()
         done.append(name)
         save()
 
