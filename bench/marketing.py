@@ -44,12 +44,13 @@ def workers_first_read_s(url: str) -> dict[str, float]:
                 worker = build(kind, crm, settings, MarketingSettings())
                 log_worker = getattr(worker, "worker", worker)  # the scheduler wraps its LogWorker
                 restart = kind in seconds
-                checkpoints, log_worker.checkpoints = log_worker.checkpoints, (
-                    log_worker.checkpoints if restart else None)
+                checkpoints = log_worker.checkpoints
+                if not restart:  # the whole log, as on the first start ever
+                    log_worker.checkpoints = None
                 started = time.perf_counter()
                 log_worker.catch_up()
                 seconds[f"{kind} restarted" if restart else kind] = time.perf_counter() - started
-                if kind == "sender" and not restart:
+                if kind == "sender" and not restart:  # what the restart below starts from
                     log_worker.checkpoints = checkpoints
                     log_worker.save_checkpoint()
             finally:

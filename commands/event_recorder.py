@@ -8,8 +8,8 @@ PostgreSQL waited for the rest of the query (``ClientRead``): the same
 deadlock as psycopg issue #685 (tests/test_event_recorder.py). Above
 ``PIPELINED_BYTES`` of event state the statements go one after the other in an
 ordinary transaction instead: a few more round trips (about a millisecond
-here) on a commit that big, the same table lock, notification and ids. Small commits, the usual case, keep the
-library's single round trip.
+here) on a commit that big, the same table lock, notification and ids. Small
+commits, the usual case, keep the library's single round trip.
 """
 
 from __future__ import annotations
