@@ -108,9 +108,12 @@ def test_a_checkpoint_of_another_format_share_or_beyond_the_log_is_not_used(crm,
     assert _sender_worker(crm).catch_up() == head
     monkeypatch.undo()
 
-    name, format = running.checkpoint  # a store restored from a backup older than the row
+    name, format = running.checkpoint  # events restored from a backup older than the row
     Checkpoints(crm).save(name, format, head + 100, [])
-    assert _sender_worker(crm).catch_up() == head
+    after_restore = _sender_worker(crm)
+    assert after_restore.catch_up() == head
+    assert after_restore.save_checkpoint()  # the stale row is replaced, not kept for later
+    assert Checkpoints(crm).load(name, format)[0] == head
 
 
 def test_the_row_only_moves_forward(crm):

@@ -13,6 +13,8 @@ position would give (the jobs save only what they learned from the log, never
 their work in hand), so a worker that finds none, or one of another format (the
 job's code changed what it keeps), reads the log from the start as before. The
 row only moves forward: a worker that is behind does not overwrite a later one.
+A row beyond the log's head belongs to another history (events restored without
+it): it is deleted, or it would be taken up once the new log grew past it.
 """
 
 from __future__ import annotations
@@ -43,6 +45,11 @@ class Checkpoints:
                 (name, format))
             row = cursor.fetchone()
         return (row["position"], orjson.loads(row["state"])) if row else None
+
+    def discard(self, name: str) -> None:
+        with self.table.transaction(commit=True) as cursor:
+            cursor.execute(self.table.sql(f"DELETE FROM {self.table.name} WHERE name = ?"),
+                           (name,))
 
     def save(self, name: str, format: str, position: int, state: Any) -> None:
         with self.table.transaction(commit=True) as cursor:

@@ -139,10 +139,15 @@ class LogWorker:
 
     def restore(self) -> None:
         """Starts from the saved checkpoint, if there is one the log reaches (the first
-        catch-up calls it; a store restored from an older backup has a shorter log)."""
+        catch-up calls it); one beyond the log's head is of another history and is deleted."""
         found = self.checkpoints.load(*self.checkpoint) if self.checkpoints else None
+        if found and found[0] > (self.crm.recorder.max_notification_id() or 0):
+            log.warning("%s: the checkpoint at position %s is beyond the log; reading it all",
+                        self.checkpoint[0], found[0])
+            self.checkpoints.discard(self.checkpoint[0])
+            found = None
         self.restored = True
-        if not found or found[0] > (self.crm.recorder.max_notification_id() or 0):
+        if not found:
             return
         position, states = found
         for job, state in zip(self.jobs, states):
