@@ -21,6 +21,9 @@ from eventsourcing.persistence import InterfaceError, OperationalError, StoredEv
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.utils import retry
 
+# Taken by every process before it creates its tables (this recorder's, workers/store_table.py).
+CREATING_TABLES_LOCK = "SELECT pg_advisory_xact_lock(hashtext('craved-crm: creating tables'))"
+
 # The event state a pipelined insert may carry. Saves of 4,000 customer events and a launch
 # to 6,000 recipients went through in the pipeline; 20,000 events, or a launch to 12,000,
 # hung. This stays far below all of them.
@@ -28,6 +31,19 @@ PIPELINED_BYTES = 256 * 1024
 
 
 class EventRecorder(PostgresApplicationRecorder):
+    def create_table(self) -> None:
+        """The library's, one process at a time.
+
+        PostgreSQL does not serialize two sessions' ``CREATE ... IF NOT EXISTS`` (or
+        ``CREATE OR REPLACE FUNCTION``) of the same object: the slower fails ("duplicate key
+        value violates unique constraint pg_type_typname_nsp_index", "tuple concurrently
+        updated", "relation already exists"), and two workers started together on a new
+        store crashed one of them. The lock is held in a transaction of its own while the
+        library creates everything in others; the next process then finds it all there."""
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(CREATING_TABLES_LOCK)
+            super().create_table()
+
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         if sum(len(event.state) for event in stored_events) <= PIPELINED_BYTES:
             return super().insert_events(stored_events, **kwargs)

@@ -88,3 +88,22 @@ def test_a_campaign_to_twelve_thousand_recipients_launches(postgres_schema_url):
         assert len(queued) == 12_000
     finally:
         crm.close()
+
+
+def test_processes_starting_together_on_a_new_store_all_start(postgres_schema_url):
+    """Six at once on an empty schema: without the lock every such start failed one or more of
+    them ("tuple concurrently updated", a duplicate pg_type key, "relation already exists")."""
+    from workers.checkpoints import Checkpoints  # a bookkeeping table of its own as well
+
+    def start() -> None:
+        crm = Crm(postgres_schema_url)
+        Checkpoints(crm)
+        crm.close()
+
+    context = multiprocessing.get_context("fork")
+    starting = [context.Process(target=start, daemon=True) for _ in range(6)]
+    for process in starting:
+        process.start()
+    for process in starting:
+        process.join(60)
+    assert [p.exitcode for p in starting] == [0] * 6

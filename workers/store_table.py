@@ -10,6 +10,7 @@ from __future__ import annotations
 from contextlib import AbstractContextManager
 
 from commands.application import Crm
+from commands.event_recorder import CREATING_TABLES_LOCK
 
 
 class StoreTable:
@@ -19,6 +20,8 @@ class StoreTable:
         self.postgres = crm.on_postgres
         self.name = f'"{self.datastore.schema}".{name}' if self.postgres else name
         with self.transaction(commit=True) as cursor:
+            if self.postgres:  # else two processes starting together may both create it
+                cursor.execute(CREATING_TABLES_LOCK)
             cursor.execute(f"CREATE TABLE IF NOT EXISTS {self.name} ({columns})")
 
     def sql(self, statement: str) -> str:
