@@ -53,7 +53,7 @@ def _finish(crm: Crm, meta: Meta, messages: list[Message], retry: bool = False) 
 
 def _known(worker: LogWorker) -> tuple[dict, dict]:
     sender = worker.jobs[0]
-    return dict(sender.outstanding), dict(sender.pending.times)
+    return dict(sender.pending.logged), dict(sender.pending.times)
 
 
 def test_a_restart_reads_only_the_log_after_the_checkpoint_and_knows_the_same(crm):
@@ -75,9 +75,9 @@ def test_a_restart_reads_only_the_log_after_the_checkpoint_and_knows_the_same(cr
     whole_log.checkpoints = None
     assert whole_log.catch_up() == head
     assert _known(restarted) == _known(whole_log)
-    assert set(restarted.jobs[0].outstanding) == {first[2].id, first[4].id, later[1].id,
+    assert set(restarted.jobs[0].pending.logged) == {first[2].id, first[4].id, later[1].id,
                                                   later[2].id}
-    assert restarted.jobs[0].outstanding[first[2].id] == NOW + timedelta(hours=2)  # its retry
+    assert restarted.jobs[0].pending.logged[first[2].id] == NOW + timedelta(hours=2)  # its retry
 
 
 def test_work_in_hand_is_not_in_the_checkpoint_only_what_the_log_says(crm):
@@ -102,7 +102,7 @@ def test_a_checkpoint_of_another_format_share_or_beyond_the_log_is_not_used(crm,
     assert _sender_worker(crm).catch_up() == 0
 
     dedicated = _sender_worker(crm, tenants={meta.tenant_id})  # another share, another row
-    assert dedicated.catch_up() == head and len(dedicated.jobs[0].outstanding) == 3
+    assert dedicated.catch_up() == head and len(dedicated.jobs[0].pending.logged) == 3
 
     monkeypatch.setattr(Sender, "checkpoint_format", 2)  # the code changed what it keeps
     assert _sender_worker(crm).catch_up() == head
@@ -143,3 +143,115 @@ def test_a_stopping_worker_saves_its_checkpoint(crm):
     name, format = worker.checkpoint
     position, state = Checkpoints(crm).load(name, format)
     assert position == head and len(state[0]) == 2  # one state per job
+
+
+# -- the scheduler (campaign launches and automation runs) and the webhooks worker ---------------
+
+def _ok(response) -> dict:
+    assert response.status_code in (200, 201), response.text
+    return response.json()
+
+
+def _canonical(state):
+    """A job's state with its lists of [key, value] pairs sorted: a restored job holds its
+    items in the checkpoint's order, a job that read the log in the log's."""
+    if isinstance(state, dict):
+        return {name: _canonical(part) for name, part in state.items()}
+    return sorted(state, key=lambda pair: pair[0])
+
+
+def _knows(worker: LogWorker) -> list:
+    return [(_canonical(job.state()), dict(job.pending.times if hasattr(job, "pending")
+                                           else job.waiting.times)) for job in worker.jobs]
+
+
+def test_the_scheduler_and_webhooks_restart_from_checkpoints_knowing_what_the_log_says(
+        app, tenant):
+    from workers.drip import AutomationRuns
+    from workers.scheduler import SchedulerWorker
+    from workers.webhooks import WebhookDeliveries
+    marketing = app.state.marketing = MarketingSettings(webhooks_allow_private=True)
+    crm = app.state.crm
+
+    def scheduler() -> SchedulerWorker:
+        return SchedulerWorker(crm, lambda: NOW, extra_jobs=[
+            AutomationRuns(crm, marketing, tenants={tenant.id})])
+
+    def webhooks() -> LogWorker:
+        return LogWorker(crm, [WebhookDeliveries(crm, marketing, tenants={tenant.id})],
+                         clock=lambda: NOW)
+
+    def order(customer: str, order_id: str) -> None:
+        _ok(tenant.post(f"/v1/customers/{customer}/orders",
+                        {"order_id": order_id, "amount": "40.00", "currency": "GBP",
+                         "item_count": 1}))
+
+    def campaign(days: int) -> str:
+        created = _ok(tenant.post("/v1/campaigns", {"name": "Spring", "channel": "email",
+                                                    "subject": "Hi", "body": "Spring is here"}))
+        _ok(tenant.post(f"/v1/campaigns/{created['id']}/schedule",
+                        {"scheduled_for": (NOW + timedelta(days=days)).isoformat()}))
+        return created["id"]
+
+    ada, bo = tenant.register("Ada", "ada@x.example")["id"], tenant.register("Bo", None)["id"]
+    hooks = [_ok(tenant.post("/v1/webhooks", {"url": f"http://127.0.0.1:9/{n}",
+                                              "event_types": ["Customer.OrderRecorded"]}))["id"]
+             for n in range(2)]
+    thanks, paused = [_ok(tenant.post("/v1/automations", {
+        "name": name, "trigger": {"kind": "event", "event_type": "Customer.OrderRecorded",
+                                  "conditions": []},
+        "steps": [{"kind": "create_task", "title": "Say thanks"}]}))["id"] for name in "AB"]
+    for automation in (thanks, paused):
+        _ok(tenant.post(f"/v1/automations/{automation}/activate", {}))
+    launches = [campaign(days) for days in (1, 2, 3)]
+    order(ada, "A-1")
+    before = [scheduler().worker, webhooks()]
+    for worker in before:
+        worker.catch_up()
+        assert worker.save_checkpoint()
+
+    # After the checkpoint: a subscription and an automation paused (their deliveries and
+    # runs not started never will be), a campaign cancelled, another scheduled, more orders.
+    _ok(tenant.post(f"/v1/webhooks/{hooks[1]}/pause", {}))
+    _ok(tenant.post(f"/v1/automations/{paused}/pause", {}))
+    _ok(tenant.post(f"/v1/campaigns/{launches[0]}/cancel", {}))
+    launches.append(campaign(4))
+    order(bo, "B-1")
+    head = crm.recorder.max_notification_id()
+
+    for make, saved in ((lambda: scheduler().worker, before[0]), (webhooks, before[1])):
+        restarted, whole_log = make(), make()
+        whole_log.checkpoints = None
+        assert restarted.catch_up() == head - saved.position
+        assert whole_log.catch_up() == head
+        assert _knows(restarted) == _knows(whole_log)
+
+    launches_job, runs = before[0].jobs  # what it knew at the checkpoint, then what it knows now
+    assert {str(key) for key in launches_job.scheduled_by_log} == set(launches[:3])
+    restarted = scheduler().worker
+    restarted.catch_up()
+    launches_job, runs = restarted.jobs
+    assert {str(key) for key in launches_job.scheduled_by_log} == set(launches[1:])
+    assert sorted(str(start["customer_id"]) for start in runs.starts.values()) == [ada, bo]
+    assert {str(start["automation_id"]) for start in runs.starts.values()} == {thanks}
+    deliveries = webhooks()
+    deliveries.catch_up()
+    assert sorted(str(start["subscription_id"]) for start in deliveries.jobs[0].first.values()) \
+        == sorted([hooks[0], hooks[0]])
+    assert len(deliveries.jobs[0].pending.logged) == 2
+
+
+def test_a_stopping_scheduler_saves_its_checkpoint(app, tenant):
+    from workers.scheduler import SchedulerWorker
+    crm = app.state.crm
+    tenant.register("Ada", None)
+    scheduler = SchedulerWorker(crm, lambda: NOW)
+    scheduler.sync()
+    head = crm.recorder.max_notification_id()
+    _ok(tenant.post("/v1/campaigns", {"name": "Later", "channel": "email", "subject": "Hi",
+                                      "body": "Soon"}))
+    scheduler.sync()  # read, but not saved: the last save was less than 30 s ago
+    name, format = scheduler.worker.checkpoint
+    assert Checkpoints(crm).load(name, format)[0] == head
+    scheduler.stop()
+    assert Checkpoints(crm).load(name, format)[0] == crm.recorder.max_notification_id() > head

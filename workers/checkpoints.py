@@ -3,9 +3,12 @@ restarts from there instead of reading the whole log again.
 
 A sender learns what is outstanding from every message's queued, claimed and
 finished events; on a store with millions of messages sent, reading them all
-again took minutes on each start, and nothing was sent meanwhile. Its
-outstanding messages at a position are a small state (the messages not yet
-finished), and the same for every worker that read the log that far, so one row
+again took minutes on each start, and nothing was sent meanwhile. The
+scheduler and the webhooks worker read fewer events, but PostgreSQL finds them
+by scanning the whole event table (seconds at 20M events). What a job learned
+at a position is a small state (the messages not yet finished, the campaigns
+still scheduled, the subscriptions and automations and what they have yet to
+start), and the same for every worker that read the log that far, so one row
 per job serves all the competing workers of that job.
 
 A checkpoint is only a shortcut: it holds exactly what reading the log up to its
@@ -29,6 +32,12 @@ from workers.store_table import StoreTable
 
 TABLE = "crm_worker_checkpoints"
 SAVE_EVERY_S = 30.0  # at most this much of the log is read again after a crash
+
+
+def share_key(job: str, tenants: set[str] | None) -> str:
+    """A job's row name: workers dedicated to some tenants learn only theirs, so each share of
+    the work has its own."""
+    return job + (f"[{','.join(sorted(tenants))}]" if tenants else "")
 
 
 class Checkpoints:

@@ -44,6 +44,7 @@ from domain.message import Message
 from domain.task import Task
 from domain.webhook import NOW
 from projections.envelope import Envelope
+from workers.checkpoints import share_key
 from workers.log_worker import DueTimes
 from workers.sender import backoff, save
 from workers.webhooks import post_checked, signature
@@ -83,11 +84,14 @@ class AutomationRuns:
         self.client = client or httpx.Client(follow_redirects=False)
         self.tenants = tenants
         self.rng = rng or random.Random()
+        # What the log says (the automations, the runs to start with what to start them with,
+        # pending.logged): what the checkpoint keeps (workers/checkpoints.py).
         self.automations: dict[UUID, dict[str, Any]] = {}
-        self.starts: dict[UUID, dict[str, Any]] = {}   # runs to start: what to start them with
+        self.starts: dict[UUID, dict[str, Any]] = {}
         self.pending = DueTimes()
         self.retries: dict[UUID, int] = {}
         self.outcomes: dict[str, int] = {}
+        self.checkpoint_key = share_key("automations", tenants)
 
     # -- what is outstanding ---------------------------------------------------------------
 
@@ -106,11 +110,11 @@ class AutomationRuns:
         elif kind == "AutomationRun":
             if what in ("Started", "StepDone"):
                 self.starts.pop(e.aggregate_id, None)
-                self.pending.set(e.aggregate_id, NOW)
+                self.pending.look_at(e.aggregate_id, NOW)
             elif what == "Waiting":
-                self.pending.set(e.aggregate_id, datetime.fromisoformat(e.data["until"]))
+                self.pending.look_at(e.aggregate_id, datetime.fromisoformat(e.data["until"]))
             else:
-                self.pending.discard(e.aggregate_id)
+                self.pending.done(e.aggregate_id)
         else:
             self._maybe_trigger(e)
 
@@ -135,9 +139,12 @@ class AutomationRuns:
                     self.starts[run] = {"automation_id": key, "customer_id": UUID(customer),
                                         "cause": f"schedule:{trigger['at']}",
                                         "context": {"schedule": trigger["at"]}}
-                    self.pending.set(run, at)
+                    self.pending.look_at(run, at)
         elif what in ("Paused", "Archived"):
             automation["status"] = what.lower()
+            for run in [run for run, start in self.starts.items() if start["automation_id"] == key]:
+                del self.starts[run]  # runs not yet started never will be
+                self.pending.done(run)
 
     def _maybe_trigger(self, e: Envelope) -> None:
         for key, automation in self.automations.items():
@@ -153,7 +160,26 @@ class AutomationRuns:
                                 "context": {"event_type": e.type, "event_id": e.event_id,
                                             "stream": e.stream, "occurred_at": e.occurred_at,
                                             "data": e.data}}
-            self.pending.set(run, NOW)
+            self.pending.look_at(run, NOW)
+
+    # -- the checkpoint (workers/checkpoints.py) ----------------------------------------------
+
+    checkpoint_format = 1
+
+    def state(self) -> dict:
+        return {"automations": [[str(key), automation]
+                                for key, automation in self.automations.items()],
+                "starts": [[str(run), {**start, "automation_id": str(start["automation_id"]),
+                                       "customer_id": str(start["customer_id"])}]
+                           for run, start in self.starts.items()],
+                "pending": self.pending.state()}
+
+    def restore(self, state: dict) -> None:
+        self.automations = {UUID(key): automation for key, automation in state["automations"]}
+        self.starts = {UUID(run): {**start, "automation_id": UUID(start["automation_id"]),
+                                   "customer_id": UUID(start["customer_id"])}
+                       for run, start in state["starts"]}
+        self.pending.restore(state["pending"])
 
     def due(self, now: datetime) -> list[UUID]:
         return self.pending.due(now)
@@ -177,15 +203,13 @@ class AutomationRuns:
                 return "unknown"
             automation = self.crm.repository.get(start["automation_id"])
             if automation.status != "active":
-                self.starts.pop(key, None)
                 return f"automation {automation.status}"
             meta = Meta(tenant_id=automation.tenant_id, actor=f"automation {automation.name}",
                         causation_id=start["cause"])
             run = AutomationRun.start(meta, automation, start["customer_id"], start["cause"],
                                       start["context"])
-            if not save(self.crm, run):
+            if not save(self.crm, run):  # kept in `starts` until the log shows it started
                 return "lost race"
-            self.starts.pop(key, None)
         return self.advance(run, now)
 
     def advance(self, run: AutomationRun, now: datetime) -> str:

@@ -13,9 +13,10 @@ unreachable, say) is tried again after ``RETRY_AFTER``. A (re)started worker
 reads the log and knows everything outstanding again. That read is kept cheap:
 a job names the event types it can learn from (``wants``), and only those are
 read from the store and decoded — a sender restarted on a log of millions of
-orders and notes reads its messages' events, not the orders; and a job whose
-learned state is small (the sender's outstanding messages) keeps a checkpoint
-of it (workers/checkpoints.py), so a restart reads only the log after it.
+orders and notes reads its messages' events, not the orders; and every job
+keeps what it learned from the log (outstanding messages, scheduled campaigns,
+deliveries and runs to start, subscriptions, automations) in a checkpoint
+(workers/checkpoints.py), so a restart reads only the log after it.
 
 This is the contract of the Kafka group runner of the streaming work (one
 handler per envelope, at least once, handlers idempotent) plus the clock that
@@ -33,6 +34,7 @@ import time
 from collections.abc import Callable, Hashable, Iterable
 from datetime import datetime, timedelta, timezone
 from typing import Protocol
+from uuid import UUID
 
 from commands.application import Crm
 from domain.catalog import event_topics
@@ -78,12 +80,35 @@ class Job(Protocol):
 
 
 class DueTimes:
-    """Key -> due time, with the earliest first: what a job keeps of its outstanding items."""
+    """Key -> due time, with the earliest first: what a job keeps of its outstanding items.
+
+    A job that keeps a checkpoint records what the log says with :meth:`look_at` and
+    :meth:`done`, and what performing learns (a retry's time, a lease it saw) with
+    :meth:`set`: the first are also kept apart in ``logged``, which is all the checkpoint
+    holds (work in hand, given out by :meth:`due`, is due again after a restart)."""
 
     def __init__(self) -> None:
         self.times: dict[Hashable, datetime] = {}
         self._heap: list[tuple[datetime, int, Hashable]] = []
         self._count = 0
+        self.logged: dict[UUID, datetime] = {}
+
+    def look_at(self, key: UUID, when: datetime) -> None:
+        """The log says: this item is outstanding, to be looked at ``when``."""
+        self.set(key, when)
+        self.logged[key] = when
+
+    def done(self, key: UUID) -> None:
+        """The log says: this item is finished."""
+        self.discard(key)
+        self.logged.pop(key, None)
+
+    def state(self) -> list[list[str]]:
+        return [[str(key), when.isoformat()] for key, when in self.logged.items()]
+
+    def restore(self, state: list[list[str]]) -> None:
+        for key, when in state:
+            self.look_at(UUID(key), datetime.fromisoformat(when))
 
     def set(self, key: Hashable, when: datetime) -> None:
         self.times[key] = when
@@ -128,7 +153,7 @@ class LogWorker:
         self.growing = [job for job in jobs if getattr(job, "interest_grows", True)]
         self.checkpoints = (Checkpoints(crm) if jobs and all(
             hasattr(job, "checkpoint_key") for job in jobs) else None)
-        self.saved = (0, 0.0)  # (position, time.monotonic()) of the last checkpoint saved or read
+        self.saved = (0, float("-inf"))  # (position, time.monotonic()) of the last save or read
         self.restored = False
 
     @property

@@ -1,13 +1,14 @@
 """The scheduler worker (``crm worker scheduler``): launches scheduled campaigns on time.
 
 Schedules live in the event store, not in the scheduler: on start the worker
-reads the log from the beginning and rebuilds one apscheduler date job per
-campaign that is still scheduled (``campaign:<id>`` at its ``scheduled_for``),
-so a restart, or a crash, loses none; a launch whose time passed while no
-scheduler ran happens at once (no misfire grace limit). Every ``poll``
-seconds it reads what the log gained and adds, moves or drops jobs. A job
-that fires performs whatever is due by the worker's clock, which tests
-replace, calling :meth:`SchedulerWorker.fire` themselves instead of waiting.
+reads the log (from its checkpoint, workers/checkpoints.py, or from the
+beginning) and rebuilds one apscheduler date job per campaign that is still
+scheduled (``campaign:<id>`` at its ``scheduled_for``), so a restart, or a
+crash, loses none; a launch whose time passed while no scheduler ran happens
+at once (no misfire grace limit). Every ``poll`` seconds it reads what the log
+gained and adds, moves or drops jobs. A job that fires performs whatever is
+due by the worker's clock, which tests replace, calling
+:meth:`SchedulerWorker.fire` themselves instead of waiting.
 
 Two schedulers may run for failover: a launch is a command on the campaign at
 the version read, so the second finds it launched (or loses the race) and
@@ -28,6 +29,7 @@ from commands.application import Crm
 from commands.campaigns import launch_scheduled
 from domain.base import Meta
 from projections.envelope import Envelope
+from workers.checkpoints import SAVE_EVERY_S
 from workers.log_worker import Clock, DueTimes, Job, LogWorker, wall_clock
 
 log = logging.getLogger("crm.scheduler")
@@ -41,13 +43,17 @@ class CampaignLaunches:
 
     name = "campaign launches"
     interest_grows = False  # workers/log_worker.py: wants() is every Campaign event, always
+    checkpoint_key = "campaign launches"
+    checkpoint_format = 1
 
     def __init__(self, crm: Crm, per_minute: dict[str, int] | None = None,
                  segment_members=None) -> None:
         self.crm = crm
         self.per_minute = per_minute
         self.segment_members = segment_members  # (tenant, segment) -> ids, where a read store is
-        self.waiting = DueTimes()
+        self.waiting = DueTimes()  # the work queue: also holds the retries of failed launches
+        # What the log says (campaign -> (when, tenant)): what the checkpoint keeps.
+        self.scheduled_by_log: dict[UUID, tuple[datetime, str]] = {}
         self.tenants: dict[UUID, str] = {}
         self.results: dict[UUID, str] = {}
 
@@ -56,11 +62,25 @@ class CampaignLaunches:
 
     def observe(self, e: Envelope) -> None:
         if e.type == "Campaign.Scheduled":
-            self.waiting.set(e.aggregate_id, datetime.fromisoformat(e.data["scheduled_for"]))
-            self.tenants[e.aggregate_id] = e.tenant
+            self._schedule(e.aggregate_id, datetime.fromisoformat(e.data["scheduled_for"]),
+                           e.tenant)
         elif e.type in ("Campaign.Launched", "Campaign.Cancelled", "Campaign.LaunchFailed",
                         "Campaign.Completed"):
             self.waiting.discard(e.aggregate_id)
+            self.scheduled_by_log.pop(e.aggregate_id, None)
+
+    def _schedule(self, campaign_id: UUID, when: datetime, tenant: str) -> None:
+        self.waiting.set(campaign_id, when)
+        self.tenants[campaign_id] = tenant
+        self.scheduled_by_log[campaign_id] = (when, tenant)
+
+    def state(self) -> list[list[str]]:
+        return [[str(key), when.isoformat(), tenant]
+                for key, (when, tenant) in self.scheduled_by_log.items()]
+
+    def restore(self, state: list[list[str]]) -> None:
+        for key, when, tenant in state:
+            self._schedule(UUID(key), datetime.fromisoformat(when), tenant)
 
     def due(self, now: datetime) -> list[UUID]:
         return self.waiting.due(now)
@@ -105,6 +125,7 @@ class SchedulerWorker:
             if self.stopped:
                 return
             self.worker.catch_up()
+            self.worker.save_checkpoint(SAVE_EVERY_S)
             wanted = {f"campaign:{cid}": when for cid, when in self.launches.scheduled().items()}
             for job in self.jobs[1:]:
                 when = job.next_time() if hasattr(job, "next_time") else None
@@ -146,6 +167,10 @@ class SchedulerWorker:
             self.stopped = True
             if self.apscheduler.running:
                 self.apscheduler.shutdown(wait=False)
+            try:
+                self.worker.save_checkpoint()  # a restart reads only what comes after
+            except Exception:  # the next start reads from the last checkpoint instead
+                log.exception("saving the checkpoint on stopping failed")
 
     def timetable(self) -> dict[str, datetime]:
         """The date jobs apscheduler holds: job id -> when it runs."""

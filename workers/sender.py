@@ -30,6 +30,7 @@ from domain.rendering import TemplateError
 from domain.sms import segments
 from projections.envelope import Envelope
 from workers.channels import OutcomeUnknown, Refused
+from workers.checkpoints import share_key
 from workers.log_worker import DueTimes
 
 log = logging.getLogger("crm.sender")
@@ -71,13 +72,10 @@ class Sender:
         self.channels = channels
         self.worker = worker
         self.rng = rng or random.Random()
-        self.pending = DueTimes()
-        # What the log says is outstanding (message -> when to look at it), apart from the work
-        # queue above (which also holds what performing learned): the checkpoint keeps this.
-        self.outstanding: dict[UUID, datetime] = {}
+        self.pending = DueTimes()  # the log's times in pending.logged: what the checkpoint keeps
         self.outcomes: dict[str, int] = {}
         self.tenants = tenants  # None: every tenant's messages (else a dedicated worker's share)
-        self.checkpoint_key = "sender" + (f"[{','.join(sorted(tenants))}]" if tenants else "")
+        self.checkpoint_key = share_key("sender", tenants)
 
     # -- what is outstanding ---------------------------------------------------------------
 
@@ -96,29 +94,23 @@ class Sender:
         key = e.aggregate_id
         match e.type:
             case "Message.Queued":
-                self._look_at(key, datetime.fromisoformat(e.data["not_before"]))
+                self.pending.look_at(key, datetime.fromisoformat(e.data["not_before"]))
             case "Message.SendStarted":  # look again when the lease runs out
-                self._look_at(key, datetime.fromisoformat(e.data["lease_until"]))
+                self.pending.look_at(key, datetime.fromisoformat(e.data["lease_until"]))
             case "Message.SendFailed" if e.data["retry_at"]:
-                self._look_at(key, datetime.fromisoformat(e.data["retry_at"]))
+                self.pending.look_at(key, datetime.fromisoformat(e.data["retry_at"]))
             case "Message.SendFailed" | "Message.Sent" | "Message.Suppressed" | "Message.Bounced":
-                self.pending.discard(key)
-                self.outstanding.pop(key, None)
-
-    def _look_at(self, key: UUID, when: datetime) -> None:
-        self.pending.set(key, when)
-        self.outstanding[key] = when
+                self.pending.done(key)
 
     # -- the checkpoint (workers/checkpoints.py) ----------------------------------------------
 
     checkpoint_format = 1
 
     def state(self) -> list[list[str]]:
-        return [[str(key), when.isoformat()] for key, when in self.outstanding.items()]
+        return self.pending.state()
 
     def restore(self, state: list[list[str]]) -> None:
-        for key, when in state:
-            self._look_at(UUID(key), datetime.fromisoformat(when))
+        self.pending.restore(state)
 
     def due(self, now: datetime) -> list[UUID]:
         return self.pending.due(now)

@@ -47,6 +47,7 @@ from commands.webhook_urls import RefusedAddress, Resolver, delivery_addresses, 
 from domain.base import InvalidTransition, Meta
 from domain.webhook import NOW, WebhookDelivery, WebhookSubscription, delivery_id, matches
 from projections.envelope import Envelope
+from workers.checkpoints import share_key
 from workers.log_worker import DueTimes
 from workers.projector import read_log
 from workers.sender import backoff, save
@@ -96,10 +97,13 @@ class WebhookDeliveries:
         self.rng = rng or random.Random()
         self.client = client or httpx.Client(follow_redirects=False)
         self.tenants = tenants
+        # What the log says (the subscriptions, the deliveries not yet started with what to start
+        # them with, pending.logged): what the checkpoint keeps (workers/checkpoints.py).
         self.subscriptions: dict[UUID, dict] = {}
-        self.first: dict[UUID, dict] = {}      # deliveries not yet started: what to start them with
+        self.first: dict[UUID, dict] = {}
         self.pending = DueTimes()
         self.outcomes: dict[str, int] = {}
+        self.checkpoint_key = share_key("webhooks", tenants)
 
     # -- what is outstanding ---------------------------------------------------------------
 
@@ -124,7 +128,7 @@ class WebhookDeliveries:
                     key = delivery_id(subscription_id, e.event_id)
                     self.first[key] = {"subscription_id": subscription_id, "event_id": e.event_id,
                                        "event_type": e.type, "position": e.position}
-                    self.pending.set(key, NOW)
+                    self.pending.look_at(key, NOW)
 
     def _subscription(self, e: Envelope, what: str) -> None:
         d = e.data
@@ -137,18 +141,39 @@ class WebhookDeliveries:
                 sub["filters"] = d["event_types"]
             elif what in ("Paused", "Resumed", "Deleted"):
                 sub["status"] = {"Paused": "paused", "Resumed": "active", "Deleted": "deleted"}[what]
+            if sub["status"] != "active":  # its deliveries not yet started never will be
+                for key in [k for k, start in self.first.items()
+                            if start["subscription_id"] == e.aggregate_id]:
+                    del self.first[key]
+                    self.pending.done(key)
 
     def _delivery(self, e: Envelope, what: str) -> None:
         key, d = e.aggregate_id, e.data
         if what in ("Started", "AttemptStarted"):
             self.first.pop(key, None)
-            self.pending.set(key, datetime.fromisoformat(d["lease_until"]))
+            self.pending.look_at(key, datetime.fromisoformat(d["lease_until"]))
         elif what == "AttemptFailed" and d["retry_at"]:
-            self.pending.set(key, datetime.fromisoformat(d["retry_at"]))
+            self.pending.look_at(key, datetime.fromisoformat(d["retry_at"]))
         elif what in ("Succeeded", "DeadLettered"):
-            self.pending.discard(key)
+            self.pending.done(key)
         elif what == "ReplayRequested":
-            self.pending.set(key, NOW)
+            self.pending.look_at(key, NOW)
+
+    # -- the checkpoint (workers/checkpoints.py) ----------------------------------------------
+
+    checkpoint_format = 1
+
+    def state(self) -> dict:
+        return {"subscriptions": [[str(key), sub] for key, sub in self.subscriptions.items()],
+                "first": [[str(key), {**start, "subscription_id": str(start["subscription_id"])}]
+                          for key, start in self.first.items()],
+                "pending": self.pending.state()}
+
+    def restore(self, state: dict) -> None:
+        self.subscriptions = {UUID(key): sub for key, sub in state["subscriptions"]}
+        self.first = {UUID(key): {**start, "subscription_id": UUID(start["subscription_id"])}
+                      for key, start in state["first"]}
+        self.pending.restore(state["pending"])
 
     def due(self, now: datetime) -> list[UUID]:
         return self.pending.due(now)
@@ -174,12 +199,11 @@ class WebhookDeliveries:
             meta = Meta(tenant_id=subscription.tenant_id, actor=f"webhooks {self.worker}",
                         causation_id=start["event_id"])
             if subscription.status != "active":
-                self.first.pop(key, None)
                 return f"subscription {subscription.status}"
+            # Kept in `first` until the log shows it started: the checkpoint holds only the log.
             delivery = WebhookDelivery.start(meta, worker=self.worker, now=now, lease=lease, **start)
             if not save(crm, delivery):
                 return "lost race"
-            self.first.pop(key, None)
         else:
             if delivery.status in ("delivered", "dead"):
                 return f"already {delivery.status}"
