@@ -32,29 +32,30 @@ def workers_first_read_s(url: str) -> dict[str, float]:
     """Seconds each marketing worker (``crm worker sender|scheduler|webhooks``) takes to read
     the log on start, built as ``crm worker`` builds it, on a connection of its own.
 
-    The sender is timed twice: reading the whole log (its first start ever, or one
-    after its code changed what its checkpoint keeps), and restarted from the
-    checkpoint that read saved (every later start; workers/checkpoints.py)."""
+    Each is timed twice: reading the whole log (its first start ever, or one after its
+    code changed what its checkpoint keeps), and restarted from the checkpoint that read
+    saved (every later start; workers/checkpoints.py)."""
     seconds = {}
     with tempfile.TemporaryDirectory(prefix="crm-bench-workers-") as data_dir:
         settings = Settings(data_dir=Path(data_dir), event_store=url)
-        for kind in ("sender", *NAMES):
-            crm = Crm(url)
-            try:
-                worker = build(kind, crm, settings, MarketingSettings())
-                log_worker = getattr(worker, "worker", worker)  # the scheduler wraps its LogWorker
-                restart = kind in seconds
-                checkpoints = log_worker.checkpoints
-                if not restart:  # the whole log, as on the first start ever
-                    log_worker.checkpoints = None
-                started = time.perf_counter()
-                log_worker.catch_up()
-                seconds[f"{kind} restarted" if restart else kind] = time.perf_counter() - started
-                if kind == "sender" and not restart:  # what the restart below starts from
-                    log_worker.checkpoints = checkpoints
-                    log_worker.save_checkpoint()
-            finally:
-                crm.close()
+        for kind in NAMES:
+            for restart in (False, True):
+                crm = Crm(url)
+                try:
+                    worker = build(kind, crm, settings, MarketingSettings())
+                    log_worker = getattr(worker, "worker", worker)  # the scheduler wraps one
+                    checkpoints = log_worker.checkpoints
+                    if not restart:  # the whole log, as on the first start ever
+                        log_worker.checkpoints = None
+                    started = time.perf_counter()
+                    log_worker.catch_up()
+                    seconds[f"{kind} restarted" if restart else kind] = (time.perf_counter()
+                                                                         - started)
+                    if not restart:  # what the restart starts from
+                        log_worker.checkpoints = checkpoints
+                        log_worker.save_checkpoint()
+                finally:
+                    crm.close()
     return seconds
 
 

@@ -81,13 +81,16 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", type=Path, default=None, metavar="JSON",
                         help="finish a run that stopped: the JSON it wrote names its event store "
-                             "schema and work directory (both kept when a run fails); the steps it "
-                             "finished are not run again, and its settings are used")
+                             "schema and work directory (both kept when a run fails, or with "
+                             "--keep-work); the steps it finished are not run again, and its "
+                             "settings are used. With --steps: runs those steps (again) on the "
+                             "kept store, e.g. to measure a change on the same data")
     parser.add_argument("--steps", default=None,
                         help="run only these steps (names separated by commas) and those they "
                              f"need: {', '.join(STEPS)} (default: all)")
     parser.add_argument("--keep-work", action="store_true",
-                        help="keep the work directory (DuckDB files, process logs); it is kept anyway "
+                        help="keep the work directory (DuckDB files, process logs) and the event "
+                             "store schema, for --resume with more --steps; both are kept anyway "
                              "when the run fails")
     args = parser.parse_args()
     args.rebuild_repeat = args.rebuild_repeat or args.repeat
@@ -98,6 +101,7 @@ def arguments() -> argparse.Namespace:
     if unknown:
         parser.error(f"no read model {', '.join(sorted(unknown))}; they are: {', '.join(PROJECTIONS)}")
     args.kafka_history = args.kafka_history or ("none" if args.scale == "large" else "all")
+    args.steps_asked = [name.strip() for name in (args.steps or "").split(",") if name.strip()]
     try:
         args.steps = chosen_steps(args.steps)
     except ValueError as error:
@@ -115,8 +119,12 @@ def main() -> None:
     args = arguments()
     if args.resume:
         result = json.loads(args.resume.read_text())
+        steps, again = args.steps, set(args.steps_asked) - {"population"}
         for key, value in result["settings"].items():
             setattr(args, key, tuple(value) if key == "e2e_rates" else value)
+        if again:  # steps on a kept store: the ones named are measured again, on its data as is
+            args.steps = result["settings"]["steps"] = steps
+            result["resume"]["done"] = [d for d in result["resume"]["done"] if d not in again]
         out, schema, work = args.resume, result["resume"]["schema"], Path(result["resume"]["work"])
         if "population" not in result["resume"]["done"]:
             raise SystemExit("that run stopped during the population: start a new run")
@@ -129,7 +137,7 @@ def main() -> None:
             conn.execute(f"CREATE SCHEMA {schema}")
         work = Path(tempfile.mkdtemp(prefix="crm-bench-"))
         settings = {key: value for key, value in vars(args).items()
-                    if key not in ("postgres", "out", "keep_work", "resume")}
+                    if key not in ("postgres", "out", "keep_work", "resume", "steps_asked")}
         result = {"scale": args.scale, "customers": SCALES[args.scale], "repeat": args.repeat,
                   "seconds_per_run": args.seconds, "settings": settings,
                   "started": started.isoformat(), "machine": machine(), "figures": {},
@@ -152,13 +160,17 @@ def main() -> None:
                       f"`python -m bench --resume {out}`, or drop them (DROP SCHEMA {schema} "
                       f"CASCADE; rm -r {work}).[/red]")
         raise
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
-        conn.execute(f"DROP SCHEMA {schema} CASCADE")
-        conn.execute("DROP TABLE IF EXISTS bench_raw_events")
-    if not args.keep_work:
-        shutil.rmtree(work, ignore_errors=True)
     result["total_s"] = round(sum(result["phases_s"].values()), 1)
-    del result["resume"]
+    if args.keep_work:
+        console.print(f"kept: the event store schema {schema} and {work}; add steps with "
+                      f"`python -m bench --resume {out} --steps ...`, or drop them (DROP SCHEMA "
+                      f"{schema} CASCADE; rm -r {work}).")
+    else:
+        with psycopg.connect(args.postgres, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+            conn.execute("DROP TABLE IF EXISTS bench_raw_events")
+        shutil.rmtree(work, ignore_errors=True)
+        del result["resume"]
     save()
     show(result)
     console.print(f"figures written to {out}")

@@ -62,7 +62,8 @@ def show(result: dict) -> None:
             one(f"… machine busy meanwhile, cores of {cpu['machine_cores']:g}", cpu["machine_busy"],
                 ", ".join(f"{k.replace('_', ' ')} {v:.2f}" for v, k in busiest))
     for kind, s in f.get("marketing_workers_first_read_s", {}).items():
-        row("sender's read on a restart (from its checkpoint) s" if kind == "sender restarted"
+        worker, _, restarted = kind.partition(" ")
+        row(f"{worker} worker's read on a restart (from its checkpoint) s" if restarted
             else f"{kind} worker's first read of the log s", s, 2)
     if launch := f.get("campaign_launch"):
         row(f"campaign launch to {launch['recipients']:,} recipients s", launch["seconds"], 2)
