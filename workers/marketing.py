@@ -52,22 +52,15 @@ def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
                         worker=name)
         return LogWorker(crm, [sender])
     if kind == "scheduler":
+        from workers.drip import AutomationRuns
         from workers.scheduler import SchedulerWorker
-        return SchedulerWorker(crm, per_minute=rates, extra_jobs=_automation_jobs(crm, marketing),
+        return SchedulerWorker(crm, per_minute=rates, extra_jobs=[AutomationRuns(crm, marketing)],
                                segment_members=segment_members)
     if kind == "webhooks":
         from workers.log_worker import LogWorker
         from workers.webhooks import WebhookDeliveries
         return LogWorker(crm, [WebhookDeliveries(crm, marketing, worker=name)])
     raise ValueError(f"no worker {kind!r}; known: {', '.join(NAMES)}")
-
-
-def _automation_jobs(crm: Crm, marketing: MarketingSettings) -> list:
-    try:
-        from workers.drip import AutomationRuns
-    except ImportError:  # drip sequences not installed in this build
-        return []
-    return [AutomationRuns(crm, marketing)]
 
 
 def start_embedded(settings: Settings, store=None) -> threading.Event:
