@@ -145,6 +145,19 @@ def test_a_board_column_pages_with_a_keyset_cursor(shop):
                                                                    "cursor": "!!"}), 400, "cursor")
 
 
+def test_closed_deals_show_in_their_closed_column_only(shop):
+    pid = wholesale(shop)["id"]
+    customer = shop.register()
+    won, lost, still_open = (open_deal(shop, customer["id"], pid, stage="samples-sent",
+                                       title=title)["id"] for title in ("Won", "Lost", "Open"))
+    ok(shop.post(f"/v1/opportunities/{won}/win", {}))
+    last = ok(shop.post(f"/v1/opportunities/{lost}/lose", {"reason": "price"}))
+    board = ok(shop.get(f"/v1/pipelines/{pid}/board", token=last["consistency_token"]))
+    shown = {c["stage"]: [d["id"] for d in c["deals"]] for c in board["stages"]}
+    assert shown == {"enquiry": [], "samples-sent": [still_open], "terms-agreed": [],
+                     "won": [won], "lost": [lost]}
+
+
 def test_the_board_chart_is_an_svg_with_a_bar_per_stage(shop):
     customer = shop.register()
     last = open_deal(shop, customer["id"], stage="qualified", value="320")
