@@ -102,18 +102,13 @@ def board(db, tenant_id: str, pipeline: dict[str, Any], as_of: datetime, stage: 
         weighted = row.pop("weighted")
         by_stage.setdefault(row.pop("stage"), []).append(
             {**row, "total": str(row["total"]), "weighted_total": str(percent_of(weighted, 1))})
-    if stage is not None:
-        shown = [s for s in pipeline["stages"] if s["id"] == stage]
-        pages = {s["id"]: _column(db, tenant_id, pid, s, cursor, limit) for s in shown}
-    else:
-        shown = [s for s in pipeline["stages"] if not s["archived"] or s["id"] in by_stage]
-        first = _first_pages(db, tenant_id, pid, shown, limit)
-        pages = {s["id"]: keyset.page(first.get(s["id"], []), limit, ("stage_entered_at", "id"))
-                 for s in shown}
     columns = []
-    for s in shown:
-        page = pages[s["id"]]
-        page["items"] = [_deal(row, s["rotting_days"], as_of) for row in page["items"]]
+    for s in pipeline["stages"]:
+        if stage is not None and s["id"] != stage:
+            continue
+        if s["archived"] and s["id"] not in by_stage and stage is None:
+            continue
+        page = _column(db, tenant_id, pid, s, as_of, cursor if stage else None, limit)
         columns.append({"stage": s["id"], "name": s["name"], "kind": s["kind"],
                         "probability": s["probability"], "rotting_days": s["rotting_days"],
                         "archived": s["archived"],
@@ -123,9 +118,8 @@ def board(db, tenant_id: str, pipeline: dict[str, Any], as_of: datetime, stage: 
     return {"pipeline_id": pid, "name": pipeline["name"], "as_of": as_of, "stages": columns}
 
 
-def _column(db, tenant_id: str, pid: UUID | None, stage: dict[str, Any], cursor: str | None,
-            limit: int) -> dict[str, Any]:
-    """One stage's page of deals, oldest in the stage first."""
+def _column(db, tenant_id: str, pid: UUID | None, stage: dict[str, Any], as_of: datetime,
+            cursor: str | None, limit: int) -> dict[str, Any]:
     where = ["tenant_id = ?", "pipeline_id IS NOT DISTINCT FROM ?", "stage = ?"]
     params: list[Any] = [tenant_id, pid, stage["id"]]
     if stage["kind"] == "open":
@@ -137,23 +131,6 @@ def _column(db, tenant_id: str, pid: UUID | None, stage: dict[str, Any], cursor:
     rows = as_dicts(db.execute(
         f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE {' AND '.join(where)} "
         "ORDER BY stage_entered_at, id LIMIT ?", params + [limit + 1]))
-    return keyset.page(rows, limit, ("stage_entered_at", "id"))
-
-
-def _first_pages(db, tenant_id: str, pid: UUID | None, stages: list[dict[str, Any]],
-                 limit: int) -> dict[str, list[dict[str, Any]]]:
-    """Every stage's first page (and one more row, for its cursor) in one pass over the deals:
-    a statement per stage scanned the tenant's deals once per stage."""
-    open_ids = [s["id"] for s in stages if s["kind"] == "open"]
-    closed_ids = [s["id"] for s in stages if s["kind"] != "open"]
-    rows = as_dicts(db.execute(
-        f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals "
-        "WHERE tenant_id = ? AND pipeline_id IS NOT DISTINCT FROM ? "
-        "AND (status = 'open' AND stage IN (SELECT unnest(?::VARCHAR[])) "
-        "OR stage IN (SELECT unnest(?::VARCHAR[]))) "
-        "QUALIFY row_number() OVER (PARTITION BY stage ORDER BY stage_entered_at, id) <= ? "
-        "ORDER BY stage, stage_entered_at, id", [tenant_id, pid, open_ids, closed_ids, limit + 1]))
-    pages: dict[str, list[dict[str, Any]]] = {}
-    for row in rows:
-        pages.setdefault(row["stage"], []).append(row)
-    return pages
+    page = keyset.page(rows, limit, ("stage_entered_at", "id"))
+    page["items"] = [_deal(row, stage["rotting_days"], as_of) for row in page["items"]]
+    return page
