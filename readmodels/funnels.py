@@ -110,27 +110,21 @@ def _condition(f: Filter) -> tuple[str, list[Any]]:
 
 
 def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
-    """The whole funnel as one statement: a CTE per step, then one row per (group, step).
-
-    Each step reads the table itself, filtered by tenant and event type in the scan, so a
-    property is extracted from the JSON of that type's rows only. (A shared CTE of all the
-    tenant's events, which DuckDB materializes when several steps read it, copied and parsed
-    every row: 2.7 s for the lead funnel over 17M rows at 1M customers, against ~0.3 s.)"""
+    """The whole funnel as one statement: a CTE per step, then one row per (group, step)."""
     subject = SUBJECTS[funnel.subject]
-    group = "json_extract_string(properties, $breakdown)" if grouped else "NULL"
     params: list[Any] = []
-    ctes = []
+    ctes = [f"ev AS (SELECT {subject} AS subject, occurred_at AS t, seq, event_type, properties "
+            f"FROM funnel_events WHERE tenant_id = $tenant AND {subject} IS NOT NULL)"]
     for k, step in enumerate(funnel.steps, start=1):
-        where = ["tenant_id = $tenant", "event_type = ?", f"{subject} IS NOT NULL"]
+        where = ["event_type = ?"]
         params.append(step.event_type)
         for f in step.filters:
             condition, values = _condition(f)
             where.append(condition)
             params += values
-        ctes.append(f"s{k} AS (SELECT {subject} AS subject, occurred_at AS t, seq"
-                    f"{f', {group} AS grp' if k == 1 else ''} FROM funnel_events "
-                    f"WHERE {' AND '.join(where)})")
-    ctes.append("r1 AS (SELECT subject, t, seq, t AS t0, grp FROM s1 "
+        ctes.append(f"s{k} AS (SELECT * FROM ev WHERE {' AND '.join(where)})")
+    group = "json_extract_string(properties, $breakdown)" if grouped else "NULL"
+    ctes.append(f"r1 AS (SELECT subject, t, seq, t AS t0, {group} AS grp FROM s1 "
                 "WHERE t >= $start AND t < $end "
                 "QUALIFY row_number() OVER (PARTITION BY subject ORDER BY t, seq) = 1)")
     for k in range(2, len(funnel.steps) + 1):
