@@ -270,7 +270,12 @@ class LogWorker:
             except Exception:  # the store is unreachable: keep trying, nothing is lost
                 log.exception("worker round failed; retrying in 1 s")
                 stopping.wait(1.0)
+        self.save_checkpoint_on_stopping()
+
+    def save_checkpoint_on_stopping(self) -> None:
+        """The last save, so a restart reads only what comes after; a failure is logged, not
+        raised (the next start reads from the last checkpoint saved instead)."""
         try:
-            self.save_checkpoint()  # a restart reads only what comes after
-        except Exception:  # the next start reads from the last checkpoint instead
+            self.save_checkpoint()
+        except Exception:
             log.exception("saving the checkpoint on stopping failed")

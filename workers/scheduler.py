@@ -167,10 +167,7 @@ class SchedulerWorker:
             self.stopped = True
             if self.apscheduler.running:
                 self.apscheduler.shutdown(wait=False)
-            try:
-                self.worker.save_checkpoint()  # a restart reads only what comes after
-            except Exception:  # the next start reads from the last checkpoint instead
-                log.exception("saving the checkpoint on stopping failed")
+            self.worker.save_checkpoint_on_stopping()
 
     def timetable(self) -> dict[str, datetime]:
         """The date jobs apscheduler holds: job id -> when it runs."""
