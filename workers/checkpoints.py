@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from typing import Any
+from uuid import UUID
 
 import orjson
 
@@ -38,6 +39,19 @@ def share_key(job: str, tenants: set[str] | None) -> str:
     """A job's row name: workers dedicated to some tenants learn only theirs, so each share of
     the work has its own."""
     return job + (f"[{','.join(sorted(tenants))}]" if tenants else "")
+
+
+def rows_of(items: dict, uuid_fields: tuple[str, ...] = ()) -> list[list]:
+    """``{UUID: dict}`` as JSON-able ``[[id, dict], ...]``, the dicts' ``uuid_fields`` as
+    strings: how a job's checkpoint keeps what it holds by aggregate id."""
+    return [[str(key), {**value, **{f: str(value[f]) for f in uuid_fields}}]
+            for key, value in items.items()]
+
+
+def items_of(rows: list[list], uuid_fields: tuple[str, ...] = ()) -> dict:
+    """The inverse of :func:`rows_of`."""
+    return {UUID(key): {**value, **{f: UUID(value[f]) for f in uuid_fields}}
+            for key, value in rows}
 
 
 class Checkpoints:

@@ -44,7 +44,7 @@ from domain.message import Message
 from domain.task import Task
 from domain.webhook import NOW
 from projections.envelope import Envelope
-from workers.checkpoints import share_key
+from workers.checkpoints import items_of, rows_of, share_key
 from workers.log_worker import DueTimes
 from workers.sender import backoff, save
 from workers.webhooks import post_checked, signature
@@ -52,6 +52,7 @@ from workers.webhooks import post_checked, signature
 log = logging.getLogger("crm.automation-runs")
 
 MAX_STEPS_AT_ONCE = 100
+STARTS_UUIDS = ("automation_id", "customer_id")  # the ids in a run-to-start's arguments
 
 
 def _triggers(automation: dict[str, Any], e: Envelope) -> bool:
@@ -167,18 +168,13 @@ class AutomationRuns:
     checkpoint_format = 1
 
     def state(self) -> dict:
-        return {"automations": [[str(key), automation]
-                                for key, automation in self.automations.items()],
-                "starts": [[str(run), {**start, "automation_id": str(start["automation_id"]),
-                                       "customer_id": str(start["customer_id"])}]
-                           for run, start in self.starts.items()],
+        return {"automations": rows_of(self.automations),
+                "starts": rows_of(self.starts, STARTS_UUIDS),
                 "pending": self.pending.state()}
 
     def restore(self, state: dict) -> None:
-        self.automations = {UUID(key): automation for key, automation in state["automations"]}
-        self.starts = {UUID(run): {**start, "automation_id": UUID(start["automation_id"]),
-                                   "customer_id": UUID(start["customer_id"])}
-                       for run, start in state["starts"]}
+        self.automations = items_of(state["automations"])
+        self.starts = items_of(state["starts"], STARTS_UUIDS)
         self.pending.restore(state["pending"])
 
     def due(self, now: datetime) -> list[UUID]:

@@ -47,7 +47,7 @@ from commands.webhook_urls import RefusedAddress, Resolver, delivery_addresses, 
 from domain.base import InvalidTransition, Meta
 from domain.webhook import NOW, WebhookDelivery, WebhookSubscription, delivery_id, matches
 from projections.envelope import Envelope
-from workers.checkpoints import share_key
+from workers.checkpoints import items_of, rows_of, share_key
 from workers.log_worker import DueTimes
 from workers.projector import read_log
 from workers.sender import backoff, save
@@ -164,15 +164,13 @@ class WebhookDeliveries:
     checkpoint_format = 1
 
     def state(self) -> dict:
-        return {"subscriptions": [[str(key), sub] for key, sub in self.subscriptions.items()],
-                "first": [[str(key), {**start, "subscription_id": str(start["subscription_id"])}]
-                          for key, start in self.first.items()],
+        return {"subscriptions": rows_of(self.subscriptions),
+                "first": rows_of(self.first, ("subscription_id",)),
                 "pending": self.pending.state()}
 
     def restore(self, state: dict) -> None:
-        self.subscriptions = {UUID(key): sub for key, sub in state["subscriptions"]}
-        self.first = {UUID(key): {**start, "subscription_id": UUID(start["subscription_id"])}
-                      for key, start in state["first"]}
+        self.subscriptions = items_of(state["subscriptions"])
+        self.first = items_of(state["first"], ("subscription_id",))
         self.pending.restore(state["pending"])
 
     def due(self, now: datetime) -> list[UUID]:
