@@ -7,7 +7,10 @@ idempotency are enforced once for all commands.
 
 from __future__ import annotations
 
+import itertools
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -29,7 +32,13 @@ A = TypeVar("A", bound=CrmAggregate)
 
 # How often an unconditional command is decided again after losing the race for a version.
 # Each lost race means another writer got through, so this is enough for ten at once.
-RETRIES = 10
+# An unconditional command that lost a race for its aggregate is decided again for up to
+# this long. Each round of a race has one winner, so n writers racing for one customer need n
+# rounds: a count of retries starved the unlucky ones of a busy aggregate (24 writers: 409s).
+RETRY_FOR_S = 3.0
+# Between tries a loser waits a random share of this, doubling per try up to 32 ms, so the
+# racers spread out instead of colliding again at once.
+RETRY_WAIT_S = 0.001
 
 
 @dataclass(frozen=True)
@@ -171,7 +180,8 @@ class Crm(Application):
         if idempotency and (answer := self._answered(meta, idempotency)):
             return answer
         retry = expected_version is None and not also
-        for attempt in range(RETRIES if retry else 1):
+        give_up_at = time.monotonic() + RETRY_FOR_S
+        for attempt in itertools.count():
             if retry and also:
                 also.clear()  # what act added last time
             aggregate = self.load(kind, aggregate_id, meta.tenant_id)
@@ -182,8 +192,9 @@ class Crm(Application):
             try:
                 return self._save(aggregate, meta, idempotency, also)
             except Conflict:
-                if not retry or attempt == RETRIES - 1:
+                if not retry or time.monotonic() > give_up_at:
                     raise
+                time.sleep(random.uniform(0, RETRY_WAIT_S * 2 ** min(attempt, 5)))
         raise AssertionError("unreachable")
 
     def load(self, kind: type[A], aggregate_id: UUID, tenant_id: str,

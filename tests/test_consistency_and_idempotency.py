@@ -106,6 +106,17 @@ def test_concurrent_unconditional_commands_all_succeed(shop):
     assert len(events) == 11
 
 
+def test_many_writers_racing_for_one_customer_all_land(shop):
+    """Each round of a race has one winner; the losers wait a random, growing while before
+    trying again (``RETRY_WAIT_S``), or the same ones collide until their retries run out."""
+    ada = shop.register()
+    path = f"/v1/customers/{ada['id']}"
+    orders = together(24, lambda i: shop.post(f"{path}/orders", {
+        "order_id": f"R-{i}", "amount": "5.00", "currency": "GBP", "item_count": 1}))
+    assert [r.status_code for r in orders] == [201] * 24, [r.text for r in orders if r.status_code != 201][:2]
+    assert sorted(r.json()["version"] for r in orders) == list(range(2, 26))
+
+
 def test_a_write_between_load_and_save_is_a_conflict_at_the_store(module_app, shop):
     """The version check of the store itself, for the race the If-Match check cannot see."""
     crm, meta = module_app.state.crm, Meta(shop.id, "test")

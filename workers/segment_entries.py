@@ -30,7 +30,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, RecordConflictError
 
 from commands.aggregate_batches import current_aggregates
-from commands.application import RETRIES, Crm
+from commands.application import Crm
 from domain.base import Meta
 from domain.membership import SegmentMembership, membership_id
 from readmodels.segment_membership import (MembershipChange, changes_after, create_entries_cursor,
@@ -38,6 +38,9 @@ from readmodels.segment_membership import (MembershipChange, changes_after, crea
 from readmodels.store import ReadStore
 
 log = logging.getLogger("crm.segment-entries")
+# A membership is contended only by the few nodes recording the same change: a lost race is
+# retried this many times, then logged as given up.
+RACES = 10
 
 BATCH_SIZE = 500
 
@@ -83,7 +86,7 @@ class SegmentEntries:
         return events
 
     def _one(self, key: UUID, group: list[MembershipChange]) -> int:
-        for _ in range(RETRIES):
+        for _ in range(RACES):
             membership = self._decide(key, group, current_aggregates(self.crm, [key]).get(key))
             if membership is None:
                 return 0
@@ -94,7 +97,7 @@ class SegmentEntries:
                 continue  # lost the race for that version: reload and decide again
             self.crm.notify_saved()
             return events
-        log.warning("membership %s: gave up after %d lost races", key, RETRIES)
+        log.warning("membership %s: gave up after %d lost races", key, RACES)
         return 0
 
     def _decide(self, key: UUID, group: list[MembershipChange], membership) -> SegmentMembership | None:
