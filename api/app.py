@@ -117,3 +117,11 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
         return {"status": "ok", "role": role, **({"feed": feed.health()} if feed else {})}
 
     return app
+
+
+def command_node() -> FastAPI:
+    """The app of one process of `crm serve --role command --workers N`: uvicorn starts each
+    from this name, so its settings come from the environment and it sets up its own logs."""
+    from workers import logs
+    logs.setup()
+    return create_app(Settings(), role="command")

@@ -37,11 +37,13 @@ def _progress() -> Progress:
 @app.command()
 def serve(host: str = "127.0.0.1", port: int = 8000,
           role: Annotated[str, typer.Option(help="all | command | query")] = "all",
-          demo: Annotated[bool, typer.Option(help="load the demo shop first if the store is empty")] = False):
+          demo: Annotated[bool, typer.Option(help="load the demo shop first if the store is empty")] = False,
+          workers: Annotated[int, typer.Option(
+              min=1, help="processes serving the port (--role command only)")] = 1):
     """Starts the service (embedded default: commands, queries and projector in one process)."""
     import uvicorn
 
-    from api.app import create_app
+    from api.app import admin_token, create_app
 
     if role == "all":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
@@ -51,11 +53,23 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     if role not in ("all", "command", "query"):
         console.print(f"[red]--role must be all, command or query, not {role!r}[/red]")
         raise typer.Exit(2)
+    if workers > 1 and role != "command":  # a DuckDB file has one writing process
+        console.print("[red]--workers needs --role command: a node with read models keeps them "
+                      "in one DuckDB file, which one process writes[/red]")
+        raise typer.Exit(2)
     settings = Settings()
     if demo:
         _load_demo(settings, only_if_empty=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
+    if workers > 1:
+        # Processes of their own (the GIL bounds one to a core), each with its own group
+        # commit; PostgreSQL orders their commits. The admin token is made here, before
+        # they start, so that they all read the same one.
+        admin_token(settings)
+        uvicorn.run("api.app:command_node", factory=True, workers=workers, host=host, port=port,
+                    log_level="info", log_config=None)
+        return
     service = create_app(settings, role=role)
     embedded = None
     if role == "all":  # the embedded mode also runs the marketing workers and the policies
