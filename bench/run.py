@@ -11,6 +11,7 @@ reads, the bare DuckDB RFM query) mean something even where absolute numbers do 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -61,6 +62,10 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--scale", choices=SCALES, default="small")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each timed figure")
     parser.add_argument("--seconds", type=float, default=5.0, help="length of each timed load run")
+    parser.add_argument("--command-processes", default="1,2",
+                        type=lambda v: tuple(int(n) for n in v.split(",")),
+                        help="command node processes (crm serve --workers) to measure commands "
+                             "through HTTP with, comma-separated")
     parser.add_argument("--rebuild-repeat", type=int, default=None,
                         help="rebuilds of each read model (default: --repeat)")
     parser.add_argument("--rebuilds", default=None,
@@ -317,11 +322,16 @@ def _projections(args, url: str, work: Path, tenant_id: str, figures: dict, phas
 
 
 def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: Phases) -> None:
+    """Keys: ``mode/clients`` for one command process, ``mode/clients/Np`` for N processes
+    (``crm serve --role command --workers N``)."""
     figures["commands_per_s"] = {}
-    for mode, flag in (("group_commit", "1"), ("naive_save", "0")):
-        with phases(f"commands through HTTP ({mode})"):
+    for processes, (mode, flag) in itertools.product(
+            args.command_processes, (("group_commit", "1"), ("naive_save", "0"))):
+        suffix = "" if processes == 1 else f"/{processes}p"
+        with phases(f"commands through HTTP ({mode}, {processes} process(es))"):
             server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
-                                        "CRM_DATA_DIR": str(work / "cmd")}, work / f"{mode}.log")
+                                        "CRM_DATA_DIR": str(work / "cmd")},
+                            work / f"{mode}{suffix.replace('/', '-')}.log", workers=processes)
             try:
                 for clients in CLIENTS:
                     runs = []
@@ -331,7 +341,7 @@ def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: 
                         if errors:
                             raise RuntimeError(f"{len(errors)} commands failed: {errors[:5]}")
                         runs.append(len(latencies) / elapsed)
-                    figures["commands_per_s"][f"{mode}/{clients}"] = spread(runs)
+                    figures["commands_per_s"][f"{mode}/{clients}{suffix}"] = spread(runs)
             finally:
                 server.stop()
 

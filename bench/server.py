@@ -74,11 +74,11 @@ class Worker:
 class Server(Worker):
     """`crm serve --role ROLE` on a free loopback port; returns once /health answers."""
 
-    def __init__(self, role: str, env: dict[str, str], log: Path) -> None:
+    def __init__(self, role: str, env: dict[str, str], log: Path, workers: int = 1) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), "--role", role],
-                         env, log)
+        super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), "--role", role,
+                          *(["--workers", str(workers)] if workers > 1 else [])], env, log)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:

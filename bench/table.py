@@ -23,7 +23,9 @@ def show(result: dict) -> None:
         table.add_row(label, "—" if value is None else f"{value:,.1f}", note)
 
     for key, s in f.get("commands_per_s", {}).items():
-        row(f"commands/s {key} clients", s)
+        mode, clients, *processes = key.split("/")  # mode/clients[/Np]: see bench.run._commands
+        row(f"commands/s {mode}/{clients} clients"
+            + (f", {processes[0][:-1]} processes" if processes else ""), s)
     for key, s in f.get("service_commands_per_s", {}).items():
         row(f"commands/s in process, no HTTP, {key} threads", s)
     if "raw_single_row_commits_per_s" in f:
