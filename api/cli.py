@@ -63,12 +63,9 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
     if workers > 1:
-        # Processes of their own (the GIL bounds one to a core), each with its own group
-        # commit; PostgreSQL orders their commits. The admin token is made here, before
-        # they start, so that they all read the same one.
-        admin_token(settings)
-        uvicorn.run("api.app:command_node", factory=True, workers=workers, host=host, port=port,
-                    log_level="info", log_config=None)
+        from api import command_workers
+        admin_token(settings)  # made before the processes start, so that they all read this one
+        command_workers.run(host, port, workers)
         return
     service = create_app(settings, role=role)
     embedded = None
