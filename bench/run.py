@@ -33,6 +33,7 @@ from rich.console import Console
 from bench import (e2e, load, marketing, projection_speed, queries, raw, rfm_baseline,
                    segments, service_commands)
 from bench.phases import Phases
+from bench.targets import verdicts
 from bench.server import QUICK_NODE_JOBS, Server
 from bench.stats import spread
 from bench.table import show
@@ -166,6 +167,7 @@ def main() -> None:
                       f"CASCADE; rm -r {work}).[/red]")
         raise
     result["total_s"] = round(sum(result["phases_s"].values()), 1)
+    result["targets"] = verdicts(result)
     if args.keep_work:
         console.print(f"kept: the event store schema {schema} and {work}; add steps with "
                       f"`python -m bench --resume {out} --steps ...`, or drop them (DROP SCHEMA "

@@ -5,6 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.table import Table
 
+from bench.targets import verdicts
+
 
 def show(result: dict) -> None:
     f = result["figures"]
@@ -77,6 +79,7 @@ def show(result: dict) -> None:
                                                  f"(fed from {f.get('query_node_feed', 'Kafka')})")):
         if f.get(key):
             Console().print(_queries(f[key], title))
+    Console().print(targets_table(verdicts(result)))
     if phases := result.get("phases_s"):
         timing = Table(title="elapsed per phase")
         timing.add_column("phase")
@@ -84,6 +87,15 @@ def show(result: dict) -> None:
         for name, seconds in phases.items():
             timing.add_row(name, f"{seconds:,.1f}")
         Console().print(timing)
+
+
+def targets_table(rows: list[dict]) -> Table:
+    table = Table(title="against the targets of issue 7 (ratios within this run)")
+    for column in ("target", "measured", "verdict"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row["target"], row["measured"], row["verdict"])
+    return table
 
 
 def _queries(figures: dict, title: str) -> Table:
