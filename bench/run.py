@@ -189,7 +189,7 @@ STEPS = ("population", "baselines", "marketing workers start", "projections", "t
          # Last: the messages it queues would keep the nodes of the steps above sending.
          "campaign launch")
 NEEDS = {"commands": ("tenants",), "service commands": ("tenants",),
-         "query node and end to end": ("embedded node",)}
+         "query node and end to end": ("embedded node", "tenants")}  # its load tenant
 
 
 def chosen_steps(names: str | None) -> list[str]:
