@@ -4,12 +4,13 @@ visible).
 
 A plain consumer without a group (assigned every partition, from the end), in a process of
 its own: in the bench's process it would wait for the interpreter lock behind the load
-generator and see events late. It fetches with the query node's 200 ms wait: the broker
-answers a waiting fetch as soon as a message arrives (Tansu too: 3.6 ms produce → consumer
-p50 with a 200 ms wait, 3.8 ms with 10 ms), and every empty fetch costs the broker work. A
-10 ms wait made ~100 fetches a second, and on Tansu's in-memory storage a fetch costs in
-proportion to the record batches the topic holds: with medium's 2M events the broker used a
-whole core at 20 commands/s, beside the nodes being measured. Each line it writes is
+generator and see events late. Its fetch wait is a compromise: on Tansu's in-memory storage a
+fetch costs in proportion to the record batches the topic holds, and with a 10 ms wait (~100
+fetches a second) the broker used a whole core at 20 commands/s on medium's 2M events,
+beside the nodes being measured; with the query node's 200 ms the watch saw a third of the
+events only after the node had shown them (Tansu does not always answer a waiting fetch as
+soon as a message arrives). 50 ms: none seen late on the small shop, the broker and the
+watch cheaper than with 10 ms (one run each, 2026-11-26). Each line it writes is
 ``aggregate-id<TAB>time.monotonic()``; the monotonic clock (CLOCK_MONOTONIC) is shared by
 every process of the machine, and the load generator stamps with the same clock. Its arrival
 time includes its own fetch, so "on the topic" is an upper bound by a few milliseconds.
@@ -74,7 +75,7 @@ def main(bootstrap: str, topic: str, out: str) -> None:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False,
-                             fetch_max_wait_ms=200, client_id="bench-topic-watch")
+                             fetch_max_wait_ms=50, client_id="bench-topic-watch")
     partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
     consumer.assign(partitions)
     consumer.seek_to_end(*partitions)
