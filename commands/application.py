@@ -30,8 +30,6 @@ from domain.base import CrmAggregate, DomainError, Meta
 
 A = TypeVar("A", bound=CrmAggregate)
 
-# How often an unconditional command is decided again after losing the race for a version.
-# Each lost race means another writer got through, so this is enough for ten at once.
 # An unconditional command that lost a race for its aggregate is decided again for up to
 # this long. Each round of a race has one winner, so n writers racing for one customer need n
 # rounds: a count of retries starved the unlucky ones of a busy aggregate (24 writers: 409s).
