@@ -4,14 +4,11 @@ visible).
 
 A plain consumer without a group (assigned every partition, from the end), in a process of
 its own: in the bench's process it would wait for the interpreter lock behind the load
-generator and see events late. Its fetch wait is a compromise: on Tansu's in-memory storage a
-fetch costs in proportion to the record batches the topic holds, and with a 10 ms wait (~100
-fetches a second) the broker used a whole core at 20 commands/s on medium's 2M events,
-beside the nodes being measured; with the query node's 200 ms the watch saw a third of the
-events only after the node had shown them (Tansu does not always answer a waiting fetch as
-soon as a message arrives). 50 ms: none seen late on the small shop, the broker and the
-watch cheaper than with 10 ms (one run each, 2026-11-26). Each line it writes is
-``aggregate-id<TAB>time.monotonic()``; the monotonic clock (CLOCK_MONOTONIC) is shared by
+generator and see events late. It waits up to 50 ms per fetch: with 10 ms it recorded no
+event at all at the medium scale (two runs, 2M events in the topic), with 50 ms 60-99 per
+rate there; with the query node's 200 ms it saw up to a third of the events on the small
+shop only after the node had shown them (Tansu does not always answer a waiting fetch at
+once). Each line it writes is ``aggregate-id<TAB>time.monotonic()``; the monotonic clock (CLOCK_MONOTONIC) is shared by
 every process of the machine, and the load generator stamps with the same clock. Its arrival
 time includes its own fetch, so "on the topic" is an upper bound by a few milliseconds.
 """
