@@ -60,6 +60,8 @@ def show(result: dict) -> None:
             one("… of which 201 → on the topic p50 ms", relay["p50"], f"p99 {relay['p99']:,.0f} ms{late}")
             one("… of which topic → visible p50 ms", node["p50"],
                 f"p99 {node['p99']:,.0f} ms" if node["samples"] else "")
+        elif relay is not None and v["samples"]:  # say so: two medium runs lost it unnoticed
+            one("… split at the topic", None, "none: the topic watch recorded no sample")
         if cpu := e.get("cpu_cores"):
             busiest = sorted(((v, k) for k, v in cpu.items() if not k.startswith("machine")),
                              reverse=True)[:4]
