@@ -9,10 +9,10 @@ batches), then for 20 s produces 20 messages/s while one consumer follows the
 tail the way a query node does (every partition, no group, 200 ms fetch wait),
 and prints the broker's CPU cores. Measured 2026-11-26: 300,000 one-message
 batches 0.59 cores; the same in large batches 0.03 (and 0.01 in an ad hoc run
-without the consumer). So on Tansu's in-memory storage a fetch costs in proportion to the batches the
-topic holds, and at the medium scale the end-to-end runs' broker takes about a
-core from the nodes being measured; Apache Kafka finds a fetch's offset through
-an index.
+without the consumer). So on Tansu's in-memory storage a fetch costs in
+proportion to the batches the topic holds, and at the medium scale the
+end-to-end runs' broker takes about a core from the nodes being measured;
+Apache Kafka finds a fetch's offset through an index.
 """
 
 from __future__ import annotations

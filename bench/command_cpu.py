@@ -14,55 +14,35 @@ to the printed pid while it runs (``py-spy record --gil -p PID``).
 
 from __future__ import annotations
 
-import os
+import itertools
 import sys
 import tempfile
 from pathlib import Path
-from uuid import uuid4
-
-import psycopg
 
 from bench import load
-from bench.cpu import process_seconds
-from bench.run import _new_tenant, _register
+from bench.run import COMMIT_MODES, POSTGRES, _new_tenant, _register, scratch_schema
 from bench.server import Server
 
 
-def _tree_seconds(pid: int) -> float:
-    """CPU seconds of ``pid`` and its children (uvicorn's worker processes)."""
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return process_seconds(pid) + sum(process_seconds(int(child)) for child in children)
-
-
 def main(clients: int = 64, seconds: float = 8.0) -> None:
-    postgres = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    schema = f"bench_{uuid4().hex[:10]}"
-    with psycopg.connect(postgres, autocommit=True) as conn:
-        conn.execute(f"CREATE SCHEMA {schema}")
-    url = f"{postgres}?schema={schema}"
-    try:
-        with tempfile.TemporaryDirectory(prefix="crm-bench-cpu-") as work:
-            headers = {"Authorization": f"Bearer {_new_tenant(url, 'Bench load')[1]}"}
-            for processes in (1, 2):
-                for mode, flag in (("group_commit", "1"), ("naive_save", "0")):
-                    server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
-                                                "CRM_DATA_DIR": work},
-                                    Path(work) / "command.log", workers=processes)
-                    try:
-                        load.run(server.url, headers, clients, 2, _register)  # warm up
-                        used = _tree_seconds(server.process.pid)
-                        latencies, errors, elapsed = load.run(server.url, headers, clients,
-                                                              seconds, _register)
-                        cpu = _tree_seconds(server.process.pid) - used
-                        print(f"{mode}, {processes} process(es), {clients} clients, pid "
-                              f"{server.process.pid}: {len(latencies) / elapsed:,.0f} commands/s, "
-                              f"{len(errors)} errors, server {cpu / elapsed:.2f} cores, "
-                              f"{cpu / len(latencies) * 1000:.2f} ms CPU per command", flush=True)
-                    finally:
-                        server.stop()
-    finally:
-        with psycopg.connect(postgres, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    with scratch_schema(POSTGRES) as url, tempfile.TemporaryDirectory(prefix="crm-bench-cpu-") as work:
+        headers = {"Authorization": f"Bearer {_new_tenant(url, 'Bench load')[1]}"}
+        for processes, (mode, flag) in itertools.product((1, 2), COMMIT_MODES):
+            server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
+                                        "CRM_DATA_DIR": work},
+                            Path(work) / "command.log", workers=processes)
+            try:
+                load.run(server.url, headers, clients, 2, _register)  # warm up
+                used = server.cpu_seconds()
+                latencies, errors, elapsed = load.run(server.url, headers, clients, seconds,
+                                                      _register)
+                cpu = server.cpu_seconds() - used
+                print(f"{mode}, {processes} process(es), {clients} clients, pid "
+                      f"{server.process.pid}: {len(latencies) / elapsed:,.0f} commands/s, "
+                      f"{len(errors)} errors, server {cpu / elapsed:.2f} cores, "
+                      f"{cpu / len(latencies) * 1000:.2f} ms CPU per command", flush=True)
+            finally:
+                server.stop()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,15 @@ def process_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / TICK
 
 
+def tree_seconds(pid: int) -> float:
+    """CPU seconds of ``pid`` and its direct children (a server's uvicorn worker processes)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except (FileNotFoundError, ProcessLookupError):
+        children = []
+    return process_seconds(pid) + sum(process_seconds(int(child)) for child in children)
+
+
 def _seconds_by_pid(command: str) -> dict[int, float]:
     """CPU seconds of every process whose command name is ``command`` (PostgreSQL's backends)."""
     found = {}

@@ -9,7 +9,6 @@ achieved rate, CPU by process, and visible / command / per-stage latencies.
 
 from __future__ import annotations
 
-import os
 import sys
 import tempfile
 from argparse import Namespace
@@ -18,12 +17,11 @@ from pathlib import Path
 from rich.console import Console
 
 from bench.phases import Phases
-from bench.run import _e2e_on_empty_store
+from bench.run import POSTGRES, _e2e_on_empty_store
 
 
 def main(rates: str, seconds: str) -> None:
-    args = Namespace(postgres=os.environ.get("CRM_BENCH_POSTGRES_URL",
-                                             "postgresql://postgres@127.0.0.1:5432/test"),
+    args = Namespace(postgres=POSTGRES,
                      e2e_rates=tuple(float(r) for r in rates.split(",")), e2e_seconds=float(seconds))
     work = Path(tempfile.mkdtemp(prefix="crm-e2e-"))
     figures: dict = {}

@@ -20,7 +20,8 @@ import signal
 import sys
 import tempfile
 import time
-from contextlib import closing
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from datetime import datetime, timezone
 from importlib.metadata import version
 from pathlib import Path
@@ -46,6 +47,10 @@ from workers.projector import Projector
 SCALES = {"tiny": 500, "small": 10_000, "medium": 100_000, "large": 1_000_000}
 FULL_REBUILDS = ("tiny", "small")  # above these, a subset is rebuilt unless --rebuilds all
 CLIENTS = (1, 8, 64)
+POSTGRES = os.environ.get("CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
+# The two ways a command node commits (CRM_GROUP_COMMIT): group commit, and the naive
+# baseline, one `Application.save` per command.
+COMMIT_MODES = (("group_commit", "1"), ("naive_save", "0"))
 ADMIN = e2e.ADMIN
 console = Console(stderr=True)
 
@@ -82,8 +87,7 @@ def arguments() -> argparse.Namespace:
                              "consumes the whole history) or on an empty one (default: none at large)")
     parser.add_argument("--segment-orders", type=int, default=40,
                         help="orders timed from command to segment membership")
-    parser.add_argument("--postgres", default=os.environ.get(
-        "CRM_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"))
+    parser.add_argument("--postgres", default=POSTGRES)
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", type=Path, default=None, metavar="JSON",
                         help="finish a run that stopped: the JSON it wrote names its event store "
@@ -327,8 +331,7 @@ def _commands(args, url: str, work: Path, headers: dict, figures: dict, phases: 
     """Keys: ``mode/clients`` for one command process, ``mode/clients/Np`` for N processes
     (``crm serve --role command --workers N``)."""
     figures["commands_per_s"] = {}
-    for processes, (mode, flag) in itertools.product(
-            args.command_processes, (("group_commit", "1"), ("naive_save", "0"))):
+    for processes, (mode, flag) in itertools.product(args.command_processes, COMMIT_MODES):
         suffix = "" if processes == 1 else f"/{processes}p"
         with phases(f"commands through HTTP ({mode}, {processes} process(es))"):
             server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": flag,
@@ -417,19 +420,25 @@ def _query_node_following_log(args, url: str, work: Path, demo: dict, segment_id
         node.stop()
 
 
-def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None:
-    """The Kafka stack on a schema of its own: only the end-to-end runs' events go through it."""
-    schema = f"bench_{uuid4().hex[:10]}_e2e"
-    with psycopg.connect(args.postgres, autocommit=True) as conn:
+@contextmanager
+def scratch_schema(postgres: str, suffix: str = "") -> Iterator[str]:
+    """An event store on a new schema of its own, dropped afterwards: yields its URL."""
+    schema = f"bench_{uuid4().hex[:10]}{suffix}"
+    with psycopg.connect(postgres, autocommit=True) as conn:
         conn.execute(f"CREATE SCHEMA {schema}")
     try:
-        url = f"{args.postgres}?schema={schema}"
+        yield f"{postgres}?schema={schema}"
+    finally:
+        with psycopg.connect(postgres, autocommit=True) as conn:
+            conn.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _e2e_on_empty_store(args, work: Path, phases: Phases, figures: dict) -> None:
+    """The Kafka stack on a schema of its own: only the end-to-end runs' events go through it."""
+    with scratch_schema(args.postgres, "_e2e") as url:
         tenant_key = _new_tenant(url, "Bench load")[1]
         e2e.run(url, e2e.log_head(url), work, tenant_key, args.e2e_rates, args.e2e_seconds,
                 phases, figures, memory_key="query_node_without_history")
-    finally:
-        with psycopg.connect(args.postgres, autocommit=True) as conn:
-            conn.execute(f"DROP SCHEMA {schema} CASCADE")
 
 
 def _new_tenant(url: str, name: str) -> tuple[str, str]:

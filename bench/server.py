@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.cpu import process_seconds
+from bench.cpu import tree_seconds
 
 
 def free_port() -> int:
@@ -63,8 +63,9 @@ class Worker:
         return peak_memory_mib(self.process.pid)
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the process has used so far."""
-        return process_seconds(self.process.pid)
+        """User + system CPU time the process, and the worker processes it started
+        (`crm serve --workers N`), have used so far."""
+        return tree_seconds(self.process.pid)
 
     def stop(self) -> None:
         stop_process(self.process, 20)

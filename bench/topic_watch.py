@@ -2,15 +2,15 @@
 end-to-end time into the relay's part (201 → on the topic) and the query node's (on the topic →
 visible).
 
-A plain consumer without a group (assigned every partition, from the end), in a process of
-its own: in the bench's process it would wait for the interpreter lock behind the load
-generator and see events late. It waits up to 50 ms per fetch: with 10 ms it recorded no
-event at all at the medium scale (two runs, 2M events in the topic), with 50 ms 60-99 per
-rate there; with the query node's 200 ms it saw up to a third of the events on the small
-shop only after the node had shown them (Tansu does not always answer a waiting fetch at
-once). Each line it writes is ``aggregate-id<TAB>time.monotonic()``; the monotonic clock (CLOCK_MONOTONIC) is shared by
-every process of the machine, and the load generator stamps with the same clock. Its arrival
-time includes its own fetch, so "on the topic" is an upper bound by a few milliseconds.
+A plain consumer without a group (assigned every partition, from the end), in a process of its
+own: in the bench's process it would wait for the interpreter lock behind the load generator and
+see events late. It waits up to 50 ms per fetch: with 10 ms it recorded no event at all at the
+medium scale (two runs, 2M events in the topic), with 50 ms 60-99 per rate there; with the query
+node's 200 ms it saw up to a third of the events on the small shop only after the node had shown
+them (Tansu does not always answer a waiting fetch at once). Each line it writes is
+``aggregate-id<TAB>time.monotonic()``; the monotonic clock (CLOCK_MONOTONIC) is shared by every
+process of the machine, and the load generator stamps with the same clock. Its arrival time
+includes its own fetch, so "on the topic" is an upper bound by a few milliseconds.
 """
 
 from __future__ import annotations
