@@ -9,20 +9,6 @@ from uuid import UUID
 CHUNK = 1000
 
 
-def preferences_of_customer(db, customer_id: UUID) -> dict[str, Any]:
-    row = db.execute("SELECT preferred_channel, frequency, topics FROM customer_preferences "
-                     "WHERE customer_id = ?", [customer_id]).fetchone()
-    if row is None:
-        return {"preferred_channel": None, "frequency": None, "topics": []}
-    return {"preferred_channel": row[0], "frequency": row[1], "topics": row[2] or []}
-
-
-def consent_of_customer(db, customer_id: UUID) -> list[dict[str, Any]]:
-    result = db.execute("SELECT channel, status, source, occurred_at FROM customer_consent "
-                        "WHERE customer_id = ? ORDER BY channel", [customer_id])
-    return [dict(zip(("channel", "status", "source", "occurred_at"), row)) for row in result.fetchall()]
-
-
 def lookup(db, tenant_id: str, channel: str, customer_ids: list[UUID]) -> list[dict[str, Any]]:
     """For each id of a customer of this tenant: its consent on ``channel`` and whether
     contacting it is allowed (opted in, and not archived). Ids of no customer here are left out."""

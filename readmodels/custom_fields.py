@@ -1,13 +1,10 @@
-"""Queries of custom fields: definitions, a customer's values, and directory filters."""
+"""Queries of custom fields: definitions and directory filters (a customer's values: the 360 view)."""
 
 from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
-from uuid import UUID
-
-import orjson
 
 DEFINITION_COLUMNS = ("key", "label", "type", "options", "required", "is_unique", "retired",
                       "defined_at", "updated_at")
@@ -31,18 +28,6 @@ def definitions(db, tenant_id: str, include_retired: bool = False) -> list[dict[
     for row in rows:
         row["unique"] = row.pop("is_unique")
     return rows
-
-
-def values_of_customer(db, tenant_id: str, customer_id: UUID) -> list[dict[str, Any]]:
-    """Every active field with the customer's value (null when unset), in definition order."""
-    result = db.execute(
-        "SELECT d.key, d.label, d.type, v.value_json FROM custom_field_definitions d "
-        "LEFT JOIN custom_field_values v ON v.customer_id = ? AND v.key = d.key "
-        "WHERE d.tenant_id = ? AND NOT d.retired ORDER BY d.defined_at, d.key",
-        [customer_id, tenant_id])
-    return [{"key": key, "label": label, "type": kind,
-             "value": orjson.loads(value) if value is not None else None}
-            for key, label, kind, value in result.fetchall()]
 
 
 def _typed(kind: str, raw: str, field: str) -> Any:

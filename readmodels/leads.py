@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 
@@ -80,18 +79,6 @@ def conversion(db, tenant_id: str, period: str, since: datetime | None = None,
         if row["days_to_convert"] is not None:
             row["days_to_convert"] = round(row["days_to_convert"], 2)
     return rows
-
-
-def lead_of_customer(db, customer_id: UUID) -> dict[str, Any] | None:
-    found = as_dicts(db.execute(
-        "SELECT stage, owner, lead_since, qualified_at, converted_at, bant, bant_qualified, "
-        "assignment_method FROM lifecycle WHERE customer_id = ?", [customer_id]))
-    if not found:
-        return None
-    lead = found[0]
-    lead["bant"] = orjson.loads(lead["bant"]) if lead["bant"] else {}
-    lead["bant_qualified"] = bool(lead["bant_qualified"])
-    return lead
 
 
 def settings(db, tenant_id: str) -> dict[str, Any]:

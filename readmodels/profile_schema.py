@@ -15,7 +15,8 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
         "custom_field_values": ("""
             customer_id UUID, key VARCHAR, tenant_id VARCHAR, type VARCHAR, value_json VARCHAR,
             text_value VARCHAR, number_value DECIMAL(38,10), date_value DATE, bool_value BOOLEAN,
-            list_value VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id", "key"), ("tenant_id",)),
+            list_value VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id", "key"),
+            ("tenant_id", "customer_id")),
     },
     "consent": {
         "customer_preferences": ("""
@@ -23,7 +24,8 @@ PROFILE_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str
             topics VARCHAR[], updated_at TIMESTAMPTZ""", ("customer_id",), ()),
         "customer_consent": ("""
             customer_id UUID, channel VARCHAR, tenant_id VARCHAR, status VARCHAR, source VARCHAR,
-            occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ""", ("customer_id", "channel"), ()),
+            occurred_at TIMESTAMPTZ, recorded_at TIMESTAMPTZ""", ("customer_id", "channel"),
+            ("customer_id",)),
     },
     "leads": {
         "lifecycle": ("""

@@ -217,14 +217,6 @@ def members(db, tenant_id: str, segment_id: UUID, *, cursor: str | None = None,
     return keyset.page(rows, limit, ("name", "id"))
 
 
-def segments_of_customer(db, customer_id: UUID) -> list[dict[str, Any]]:
-    result = db.execute(
-        "SELECT g.id, g.name, g.kind, m.since FROM segment_members m JOIN segments g "
-        "ON g.id = m.segment_id WHERE m.customer_id = ? AND m.is_member AND NOT g.deleted "
-        "ORDER BY g.name", [customer_id])
-    return [dict(zip(("id", "name", "kind", "since"), row)) for row in result.fetchall()]
-
-
 def analytics(db, tenant_id: str, segment_id: UUID, now: datetime,
               since: datetime | None = None, until: datetime | None = None) -> dict[str, Any]:
     """Size over time (after each day with entries or exits), the current members' revenue and

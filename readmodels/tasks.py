@@ -1,4 +1,4 @@
-"""Queries of the tasks read model: lists by assignee and due time, one task, a customer's open tasks."""
+"""Queries of the tasks read model: lists by assignee and due time and one task (a customer's open tasks: the 360 view)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from readmodels.rows import as_dicts
 COLUMNS = ("id", "title", "due_at", "priority", "assignee", "customer_id", "opportunity_id",
            "status", "created_at", "completed_at", "updated_at")
 # Tasks without a due time sort after every dated one.
-_SORT_DUE = "coalesce(due_at, 'infinity'::TIMESTAMPTZ)"
+SORT_DUE = "coalesce(due_at, 'infinity'::TIMESTAMPTZ)"
 
 
 def list_tasks(db, tenant_id: str, *, now: datetime, assignee: str | None = None,
@@ -45,11 +45,11 @@ def list_tasks(db, tenant_id: str, *, now: datetime, assignee: str | None = None
             params.append(value)
     if cursor:
         sort_due, last_id = keyset.decode(cursor, 2)
-        where.append(f"({_SORT_DUE}, id) > (?::TIMESTAMPTZ, ?::UUID)")
+        where.append(f"({SORT_DUE}, id) > (?::TIMESTAMPTZ, ?::UUID)")
         params += [sort_due, last_id]
     rows = as_dicts(db.execute(
-        f"SELECT {', '.join(COLUMNS)}, {_SORT_DUE}::VARCHAR AS sort_due FROM tasks "
-        f"WHERE {' AND '.join(where)} ORDER BY {_SORT_DUE}, id LIMIT ?", params + [limit + 1]))
+        f"SELECT {', '.join(COLUMNS)}, {SORT_DUE}::VARCHAR AS sort_due FROM tasks "
+        f"WHERE {' AND '.join(where)} ORDER BY {SORT_DUE}, id LIMIT ?", params + [limit + 1]))
     result = keyset.page(rows, limit, ("sort_due", "id"))
     for row in result["items"]:
         del row["sort_due"]
@@ -61,9 +61,3 @@ def get_task(db, tenant_id: str, task_id: UUID) -> dict[str, Any] | None:
     found = as_dicts(db.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?",
                              [task_id, tenant_id]))
     return found[0] if found else None
-
-
-def open_tasks_of_customer(db, customer_id: UUID, limit: int = 20) -> list[dict[str, Any]]:
-    return as_dicts(db.execute(
-        "SELECT id, title, due_at, priority, assignee FROM tasks WHERE customer_id = ? "
-        f"AND status = 'open' ORDER BY {_SORT_DUE}, id LIMIT ?", [customer_id, limit]))
