@@ -402,6 +402,24 @@ def test_a_later_batch_merges_with_the_stored_row():
          datetime(2026, 1, 15, tzinfo=timezone.utc))]
 
 
+def test_a_batch_updates_the_stored_rows_and_inserts_the_new_ones():
+    """Rows are written as an UPDATE of those stored, then an INSERT of the rest
+    (readmodels/store.py): a batch mixing both, and a batch with nothing to update."""
+    store = ReadStore(":memory:")
+    stored, new, bare = (str(uuid4()) for _ in range(3))
+    _write(store, "customer_summary", [
+        Upsert("customer_summaries", {"id": stored}, set={"tenant_id": "a"}, add={"note_count": 1})])
+    _write(store, "customer_summary", [
+        Upsert("customer_summaries", {"id": stored}, set={"tenant_id": "a"}, add={"note_count": 2}),
+        Upsert("customer_summaries", {"id": new}, set={"tenant_id": "b"}, add={"note_count": 5})])
+    # Nothing to set or add: a stored row stays as it is, a missing one is made.
+    _write(store, "customer_summary", [Upsert("customer_summaries", {"id": stored}),
+                                       Upsert("customer_summaries", {"id": bare})])
+    rows = store.reader().execute(
+        "SELECT id::VARCHAR, tenant_id, note_count FROM customer_summaries").fetchall()
+    assert sorted(rows, key=str) == sorted([(stored, "a", 3), (new, "b", 5), (bare, None, 0)], key=str)
+
+
 def test_composite_keys_and_decimal_sums_coalesce_per_key():
     store = ReadStore(":memory:")
     customer = str(uuid4())
