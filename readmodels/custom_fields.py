@@ -1,4 +1,5 @@
-"""Queries of custom fields: definitions and directory filters (a customer's values: the 360 view)."""
+"""Queries of custom fields: definitions and directory filters. A customer's values are a
+part of the 360 view (readmodels/customer360.py)."""
 
 from __future__ import annotations
 

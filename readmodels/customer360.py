@@ -12,11 +12,12 @@ What makes it cost a few milliseconds rather than a pass over the tenant:
   only filter (``EXPLAIN ANALYZE`` shows a Sequential Scan otherwise); the
   other conditions of a part are the aggregate's ``FILTER``.
 * The parts that list rows (spend, deals, tasks, consent, segments...) are one
-  statement, a ``UNION ALL`` of one list per part. A DuckDB statement has a fixed
-  cost of ~0.5-1 ms whatever it reads, which dominates lookups of a few rows:
-  nine separate statements took ~11 ms at 100k customers, the union ~6 ms.
-  Other ways of putting the parts in one statement were measured slower still:
-  a scalar subquery per part (~15 ms), a cross join of one-row aggregates (~13 ms).
+  statement, a ``UNION ALL`` of one list per part. DuckDB plans every statement
+  afresh, and for lookups of a few rows planning is most of a statement's cost:
+  at 100k customers the nine parts took 15.3 ms as nine statements and 11.5 ms
+  as the union (docs/PERFORMANCE.md). Other ways of putting the parts in one
+  statement planned slower than the union: a scalar subquery per part, a cross
+  join of one-row aggregates.
 
 Everything is read inside one read transaction (:mod:`readmodels.snapshot`), so
 the parts agree with each other and with the RFM cache's key.

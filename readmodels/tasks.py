@@ -1,4 +1,5 @@
-"""Queries of the tasks read model: lists by assignee and due time and one task (a customer's open tasks: the 360 view)."""
+"""Queries of the tasks read model: lists by assignee and due time, and one task.
+A customer's open tasks are a part of the 360 view (readmodels/customer360.py)."""
 
 from __future__ import annotations
 

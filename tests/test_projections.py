@@ -403,8 +403,8 @@ def test_a_later_batch_merges_with_the_stored_row():
 
 
 def test_a_batch_updates_the_stored_rows_and_inserts_the_new_ones():
-    """Rows are written as an UPDATE of those stored, then an INSERT of the rest
-    (readmodels/store.py): a batch mixing both, and a batch with nothing to update."""
+    """One statement per batch both merges into the stored rows and creates the new ones; with
+    nothing to set or add, a stored row stays as it is and a missing one is made."""
     store = ReadStore(":memory:")
     stored, new, bare = (str(uuid4()) for _ in range(3))
     _write(store, "customer_summary", [
