@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 T = TypeVar("T")
 
@@ -130,6 +130,13 @@ class Rfm(BaseModel):
     segment: str
 
 
+class CustomerRfm(Rfm):
+    breakpoints_as_of: datetime | None = Field(None, description=(
+        "null when the scores are against breakpoints of the tenant's current orders; else "
+        "when the breakpoints were computed: a tenant of 20,000 scored customers or more keeps "
+        "them for up to 30 s after its orders change"))
+
+
 class CustomerSegment(BaseModel):
     id: UUID
     name: str
@@ -160,7 +167,7 @@ class Customer360(CustomerRow):
     consent: list[Consent] = []
     lead: LeadState | None = None
     lead_score: LeadScore | None = None
-    rfm: Rfm | None = None
+    rfm: CustomerRfm | None = None
     segments: list[CustomerSegment] = []
 
 

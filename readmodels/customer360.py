@@ -117,6 +117,8 @@ def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None
             bp = rfm.breakpoints(db, tenant_id, now, None, row["rfm_token"])
             scores = rfm.score(bp, row["last_order_at"], row["rfm_recency_days"], row["order_count"],
                                {s["currency"]: s["amount"] for s in spend})
+            # A large tenant's breakpoints may predate its last change (readmodels/rfm.py).
+            scores["breakpoints_as_of"] = bp.computed_at if bp.token != row["rfm_token"] else None
     customer = {c: row[c] for c in PROFILE}
     customer.update({c: row[c] or 0 for c in COUNTERS})
     customer.update({c: row[c] for c in ("first_order_at", "last_order_at",

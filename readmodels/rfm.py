@@ -15,7 +15,14 @@ cache, keyed by the day and by the tenant's change token
 (:mod:`readmodels.tenant_changes`) read in the same snapshot: one customer's
 scores (the 360 view) are then a lookup of that customer instead of a pass over
 the whole tenant, and the list skips the quantiles. An order, a new spend or an
-archived customer of the tenant renews the token, so the next read recomputes.
+archived customer of the tenant renews the token, so the next read recomputes —
+except on a large tenant (:data:`LARGE_TENANT` scored customers or more), whose
+breakpoints are kept for up to :data:`REUSE_FOR` after the token changes: there
+the computation costs 40 ms (100k customers) to 0.5 s (1M), a shop that size
+takes orders every few seconds, so without it nearly every view would pay it,
+and one order moves no quintile of that many customers visibly. The customer's
+own metrics are always current; the 360 view says when breakpoints that
+predate the tenant's last change were computed (``breakpoints_as_of``).
 """
 
 from __future__ import annotations
@@ -23,10 +30,9 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
 
 from readmodels import cursor as keyset
 from readmodels import tenant_changes
@@ -146,16 +152,24 @@ def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None,
 @dataclass(frozen=True)
 class Breakpoints:
     """A tenant's quintile breakpoints now: valid for one day while ``token`` (the tenant's
-    change token, :func:`readmodels.tenant_changes.token_sql`) stays the same."""
+    change token, :func:`readmodels.tenant_changes.token_sql`) stays the same, and on a large
+    tenant for :data:`REUSE_FOR` after ``computed_at`` whatever the token."""
 
     token: str | None
     currency: str | None
     r: list[float] | None
     f: list[float] | None
     m: list[float] | None
+    computed_at: datetime | None = None
+    customers: int = 0  # scored customers they were computed over
 
 
 CACHED_TENANTS = 1024
+# A tenant with this many scored customers keeps its breakpoints for REUSE_FOR after a change
+# (module docstring). Below it every change recomputes: a few milliseconds, and small shops'
+# quintiles do move with one order.
+LARGE_TENANT = 20_000
+REUSE_FOR = timedelta(seconds=30)
 _cache: OrderedDict[tuple, Breakpoints] = OrderedDict()
 _lock = threading.Lock()
 
@@ -180,15 +194,16 @@ def breakpoints(db, tenant_id: str, now: datetime, currency: str | None = None,
     key = (tenant_id, currency, _day(now))
     with _lock:
         found = _cache.get(key)
-        if found is not None and current is not None and found.token == current:
+        if found is not None and current is not None and (
+                found.token == current or _reusable(found, now)):
             _cache.move_to_end(key)
             return found
     sql = (f"WITH {_metrics_from_summaries()} SELECT (SELECT currency FROM cur), "
            f"{_breakpoints('recency_days')}, {_breakpoints('frequency')}, "
-           f"{_breakpoints('monetary')}, {tenant_changes.token_sql()} FROM metrics")
-    cur, r, f, m, computed = db.execute(sql, [currency, tenant_id, now, tenant_id,
-                                              tenant_id]).fetchone()
-    found = Breakpoints(computed, cur, r, f, m)
+           f"{_breakpoints('monetary')}, {tenant_changes.token_sql()}, count(*) FROM metrics")
+    cur, r, f, m, computed, scored = db.execute(sql, [currency, tenant_id, now, tenant_id,
+                                                      tenant_id]).fetchone()
+    found = Breakpoints(computed, cur, r, f, m, now, scored)
     if current is not None and computed == current:
         with _lock:
             _cache[key] = found
@@ -196,6 +211,12 @@ def breakpoints(db, tenant_id: str, now: datetime, currency: str | None = None,
             while len(_cache) > CACHED_TENANTS:
                 _cache.popitem(last=False)
     return found
+
+
+def _reusable(found: Breakpoints, now: datetime) -> bool:
+    """Whether a large tenant's breakpoints may stand although its token changed."""
+    return (found.customers >= LARGE_TENANT and found.computed_at is not None
+            and timedelta(0) <= now - found.computed_at < REUSE_FOR)
 
 
 def score(bp: Breakpoints, last_order_at: datetime, recency_days: int, frequency: int,
@@ -268,29 +289,6 @@ def segments(db, tenant_id: str, as_of: datetime | None,
              "monetary": str(found[name][1]) if name in found else "0.00",
              "currency": found[name][2] if name in found else None}
             for name in SEGMENT_NAMES]
-
-
-def of_customer(db, tenant_id: str, customer_id: UUID, as_of: datetime | None,
-                currency: str | None = None) -> dict[str, Any] | None:
-    if as_of is not None:
-        sql, params = rfm_sql(tenant_id, as_of, currency)
-        result = db.execute(f"SELECT * EXCLUDE (customer_id) FROM ({sql}) WHERE customer_id = ?",
-                            params + [customer_id])
-        row = result.fetchone()
-        return _plain(dict(zip([d[0] for d in result.description], row))) if row else None
-    now = datetime.now(timezone.utc)
-    with snapshot(db):
-        row = db.execute(
-            f"SELECT {customer_metrics_sql()}, s.last_order_at, s.order_count, "
-            f"{tenant_changes.token_sql()}, (SELECT map(list(currency), list(total)) "
-            "FROM customer_spend WHERE customer_id = ?) FROM customers c "
-            "LEFT JOIN customer_summaries s ON s.id = c.id WHERE c.id = ? AND c.tenant_id = ?",
-            [now, tenant_id, customer_id, customer_id, tenant_id]).fetchone()
-        if row is None or not row[0]:
-            return None
-        _, recency_days, last_order_at, frequency, current, spend = row
-        bp = breakpoints(db, tenant_id, now, currency, current)
-        return score(bp, last_order_at, recency_days, frequency, spend or {})
 
 
 def _rfm_sql_now_cached(db, tenant_id: str, as_of: datetime | None,

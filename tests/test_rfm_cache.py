@@ -1,12 +1,13 @@
 """RFM now comes from per-tenant breakpoints cached under a change token (readmodels/rfm.py,
 readmodels/tenant_changes.py): an order or an archived customer that moves a tenant's
-quintiles shows in the very next 360 view and RFM list, and other tenants' tokens stay."""
+quintiles shows in the very next 360 view and RFM list, and other tenants' tokens stay; a
+large tenant's breakpoints stand for a while after such a change."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from readmodels import tenant_changes
+from readmodels import rfm, tenant_changes
 from tests.test_rfm import _ok, _order
 
 # name: (days since the last order, number of orders, amount of each order in GBP), as in
@@ -94,3 +95,34 @@ def test_only_what_moves_rfm_renews_a_tenants_token(app, tenant, other_tenant):
     _ok(tenant.get(f"/v1/customers/{customer}", token=second["consistency_token"]))
     assert token(tenant) != after_order
     assert token(other_tenant) == others
+
+
+def test_a_large_tenants_breakpoints_stand_for_a_while_after_an_order(tenant, monkeypatch):
+    """On a large tenant (here: any, by lowering the threshold) the order that moves the
+    quintiles shows in the buyer's own metrics at once, and in everyone's scores once the
+    breakpoints are older than REUSE_FOR."""
+    monkeypatch.setattr(rfm, "LARGE_TENANT", 1)
+    now = datetime.now(timezone.utc)
+    ids = {}
+    for name, (days, count, amount) in DATA.items():
+        ids[name] = tenant.register(name, f"{name}@example.com")["id"]
+        for n in range(count):
+            last = _order(tenant, ids[name], f"{name}-{n}", amount, now - timedelta(days=days + 7 * n))
+    view = lambda name, token=None: _ok(tenant.get(f"/v1/customers/{ids[name]}", token=token))["rfm"]
+    first = view("c4", last["consistency_token"])
+    assert (first["r"], first["f"], first["segment"]) == (4, 2, "Potential Loyalist")
+    assert first["breakpoints_as_of"] is None  # of the tenant's current orders
+
+    bought = _order(tenant, ids["c9"], "c9-new", 25, now - timedelta(days=1))
+    kept = view("c4", bought["consistency_token"])
+    computed = datetime.fromisoformat(kept["breakpoints_as_of"])
+    assert now - timedelta(seconds=1) < computed < datetime.now(timezone.utc)
+    assert {**kept, "breakpoints_as_of": None} == first  # before c9's order: c4 unchanged
+    buyer = view("c9")
+    assert (buyer["recency_days"], buyer["frequency"]) == (1, 3)  # its own metrics are current
+    assert buyer["breakpoints_as_of"] == kept["breakpoints_as_of"]
+
+    monkeypatch.setattr(rfm, "REUSE_FOR", timedelta(0))
+    renewed = view("c4")
+    assert (renewed["r"], renewed["f"], renewed["segment"]) == (3, 2, "About to Sleep")
+    assert renewed["breakpoints_as_of"] is None
