@@ -1,11 +1,18 @@
 """In process, no HTTP: timeline, 360 view and RFM on a read-model file a bench run left behind
 (`--keep-work`, or a failed run), one call after another.
 
-    python -m bench.file_reads WORK/readmodels.duckdb [seconds per query]
+    python -m bench.file_reads WORK/readmodels.duckdb [seconds per query] [changes per second]
 
-Used for the 1M-customer figures, where the whole run did not finish (docs/PERFORMANCE.md):
-it measures the per-request cost of the read-model code itself, without uvicorn, pydantic
-responses or queueing, on the tenant with the most customers.
+Used for the 1M-customer figures, where the whole run did not finish, and to see where a 360
+view's time goes (docs/PERFORMANCE.md): it measures the per-request cost of the read-model code
+itself, without uvicorn, pydantic responses or queueing, on the tenant with the most customers.
+
+* ``customer_360_parts``: each of the view's statements timed alone (the profile row, the
+  lists' union, the lead score, the RFM breakpoints from the cache), for the same customers.
+* ``customer_360_while_orders``: the view while a thread renews the tenant's RFM change token
+  ``changes per second`` times a second (default 20), as each batch with an order does on a
+  live node (:func:`readmodels.tenant_changes.record`); that is what decides whether the RFM
+  breakpoints come from the cache or are computed over the whole tenant.
 """
 
 from __future__ import annotations
@@ -13,12 +20,16 @@ from __future__ import annotations
 import json
 import random
 import sys
+import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 from bench import rfm_baseline
 from bench.stats import latency_ms
+from readmodels import customer360, lead_scores, rfm, tenant_changes
 from readmodels.customer360 import customer_360
+from readmodels.leads import settings
 from readmodels.store import ReadStore
 from readmodels.timeline import timeline
 
@@ -34,7 +45,46 @@ def _timed(call, seconds: float) -> dict:
     return latency_ms(times)
 
 
-def measure(path: Path, seconds: float) -> dict:
+def _parts(store: ReadStore, tenant: str, pick, seconds: float) -> dict:
+    """The 360 view's statements one by one, as :func:`customer_360` runs them."""
+    rules = settings(store.reader(), tenant)["scoring_rules"]
+
+    def params():
+        return {"customer": pick(), "tenant": tenant, "now": datetime.now(timezone.utc)}
+
+    return {
+        "profile": _timed(lambda: store.reader().execute(customer360.MAIN, params()).fetchall(),
+                          seconds),
+        "lists": _timed(lambda: store.reader().execute(
+            customer360.PARTS_SQL, {"customer": pick(), "tenant": tenant}).fetchall(), seconds),
+        "lead_score": _timed(lambda: lead_scores.score_of_customer(
+            store.reader(), tenant, pick(), datetime.now(timezone.utc), history=False,
+            rules=rules), seconds),
+        "rfm_breakpoints": _timed(lambda: rfm.breakpoints(
+            store.reader(), tenant, datetime.now(timezone.utc)), seconds),
+    }
+
+
+def _while_orders(store: ReadStore, tenant: str, pick, seconds: float, per_second: float) -> dict:
+    stop, changes = threading.Event(), [0]
+
+    def orders() -> None:
+        while not stop.wait(1 / per_second):
+            with store.transaction() as cursor:
+                tenant_changes.touch(cursor, [tenant])
+            changes[0] += 1
+
+    writer = threading.Thread(target=orders, daemon=True)
+    writer.start()
+    try:
+        views = _timed(lambda: customer_360(store.reader(), tenant, pick()), seconds)
+    finally:
+        stop.set()
+        writer.join()
+    return {"changes_per_s": per_second, "changes": changes[0], "customer_360": views}
+
+
+def measure(path: Path, seconds: float, changes_per_s: float = 20) -> dict:
     store = ReadStore(path)
     try:
         db = store.reader()
@@ -46,12 +96,13 @@ def measure(path: Path, seconds: float) -> dict:
             f"SELECT id FROM {schema}.customers WHERE tenant_id = ? USING SAMPLE 2000 ROWS",
             [tenant]).fetchall()]
         rng = random.Random(3)
+        pick = lambda: rng.choice(ids)  # noqa: E731
         return {
             "tenant_customers": customers,
-            "timeline": _timed(lambda: timeline(store.reader(), tenant, rng.choice(ids), limit=50),
-                               seconds),
-            "customer_360": _timed(lambda: customer_360(store.reader(), tenant, rng.choice(ids)),
-                                   seconds),
+            "timeline": _timed(lambda: timeline(store.reader(), tenant, pick(), limit=50), seconds),
+            "customer_360": _timed(lambda: customer_360(store.reader(), tenant, pick()), seconds),
+            "customer_360_parts": _parts(store, tenant, pick, seconds),
+            "customer_360_while_orders": _while_orders(store, tenant, pick, seconds, changes_per_s),
             "rfm_against_bare_duckdb": rfm_baseline.measure(store, tenant, seconds / 2),
         }
     finally:
@@ -59,7 +110,7 @@ def measure(path: Path, seconds: float) -> dict:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
+    if len(sys.argv) not in (2, 3, 4):
         sys.exit(__doc__)
-    print(json.dumps(measure(Path(sys.argv[1]), float(sys.argv[2]) if len(sys.argv) == 3 else 10),
+    print(json.dumps(measure(Path(sys.argv[1]), *(float(a) for a in sys.argv[2:])),
                      indent=1, default=str))

@@ -49,13 +49,19 @@ def record(cursor, projection: str, changes: Iterable[Change]) -> None:
             "SELECT DISTINCT tenant_id FROM customers WHERE id IN (SELECT unnest(?::UUID[]))",
             [unknown]).fetchall())
     if tenants:
-        update_else_insert(
-            cursor,
-            "UPDATE tenant_changes SET token = gen_random_uuid() "
-            "WHERE tenant_id IN (SELECT unnest($1::VARCHAR[]))",
-            "INSERT INTO tenant_changes SELECT t, gen_random_uuid() FROM unnest($1::VARCHAR[]) AS u(t) "
-            "WHERE t NOT IN (SELECT tenant_id FROM tenant_changes)",
-            [sorted(tenants)], len(tenants))
+        touch(cursor, tenants)
+
+
+def touch(cursor, tenants: Iterable[str]) -> None:
+    """A new token for each of the tenants (their RFM inputs changed)."""
+    tenants = sorted(tenants)
+    update_else_insert(
+        cursor,
+        "UPDATE tenant_changes SET token = gen_random_uuid() "
+        "WHERE tenant_id IN (SELECT unnest($1::VARCHAR[]))",
+        "INSERT INTO tenant_changes SELECT t, gen_random_uuid() FROM unnest($1::VARCHAR[]) AS u(t) "
+        "WHERE t NOT IN (SELECT tenant_id FROM tenant_changes)",
+        [tenants], len(tenants))
 
 
 def seed(cursor) -> None:
