@@ -34,3 +34,4 @@ def test_the_probe_times_each_part_of_the_360_view_while_the_tenant_changes(tmp_
     assert all(part["samples"] > 0 for part in parts.values())
     during = figures["customer_360_while_orders"]
     assert during["changes"] > 0 and during["customer_360"]["samples"] > 0
+    assert during["customer_360_breakpoints_always_recomputed"]["samples"] > 0
