@@ -20,22 +20,26 @@ from readmodels.leads import settings
 _ACTIVITY = "(s.kind IN ('order', 'engagement') OR (s.kind = 'communication' AND s.direction = 'inbound'))"
 
 
-# One customer's signals and directory row, looked up by id alone: DuckDB 2 reads the ART
-# index only when that equality is a scan's only filter, so the rules filter these instead.
-_ONE = ("one_signals AS MATERIALIZED (SELECT * FROM score_signals WHERE customer_id = ?), "
-        "one_customer AS MATERIALIZED (SELECT * FROM customers WHERE id = ?)")
+def _with_customers(customers: list[UUID] | None) -> tuple[str, list]:
+    """CTEs of some customers' signals and directory rows (``their_signals``, ``their_customers``),
+    so that scoring a few customers reads their rows alone. One customer is looked up by
+    equality: DuckDB 2 reads the ART index only when that equality is a scan's only filter, so
+    the rules filter these CTEs instead."""
+    if customers is None:
+        return "", []
+    match, value = ("= ?", customers[0]) if len(customers) == 1 else (
+        "IN (SELECT unnest(?::UUID[]))", customers)
+    return (f"their_signals AS MATERIALIZED (SELECT * FROM score_signals WHERE customer_id {match}), "
+            f"their_customers AS MATERIALIZED (SELECT * FROM customers WHERE id {match}), ",
+            [value, value])
 
 
-def _sources(customer_id: UUID | None) -> tuple[str, str]:
-    """(signals table, customers table): the one customer's CTEs, or the whole tables."""
-    return ("score_signals", "customers") if customer_id is None else ("one_signals", "one_customer")
+def _sources(customers: list[UUID] | None) -> tuple[str, str]:
+    """(signals table, customers table): those of :func:`_with_customers`, or the whole tables."""
+    return ("score_signals", "customers") if customers is None else ("their_signals", "their_customers")
 
 
-def _with_one(customer_id: UUID | None) -> tuple[str, list]:
-    return ("", []) if customer_id is None else (_ONE + ", ", [customer_id, customer_id])
-
-
-def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+def _event_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
     where, params = ["s.tenant_id = ?", "s.kind = ?"], [tenant_id, rule["event"]]
     for key, column in (("channel", "channel"), ("direction", "direction"), ("kind", "engagement")):
         if key in rule:
@@ -45,7 +49,7 @@ def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[s
         where.append("s.amount >= ?::DECIMAL(18,2)")
         params.append(rule["min_amount"])
     sql = (f"SELECT s.customer_id, ? AS rule, ? AS points, s.occurred_at, s.position "
-           f"FROM {_sources(customer_id)[0]} s WHERE {' AND '.join(where)}")
+           f"FROM {_sources(customers)[0]} s WHERE {' AND '.join(where)}")
     params = [rule["name"], rule["points"], *params]
     if "max_times" in rule:
         sql += (" QUALIFY row_number() OVER (PARTITION BY s.customer_id "
@@ -54,7 +58,7 @@ def _event_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[s
     return sql, params
 
 
-def _attribute_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+def _attribute_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
     where, params = ["c.tenant_id = ?"], [tenant_id]
     attribute = rule["attribute"]
     if attribute == "source":
@@ -78,19 +82,19 @@ def _attribute_rule(rule: dict, tenant_id: str, customer_id: UUID | None) -> tup
                      "'customer') = ?")
         params.append(rule["equals"])
     sql = (f"SELECT c.id AS customer_id, ? AS rule, ? AS points, NULL::TIMESTAMPTZ AS occurred_at, "
-           f"NULL::BIGINT AS position FROM {_sources(customer_id)[1]} c WHERE {' AND '.join(where)}")
+           f"NULL::BIGINT AS position FROM {_sources(customers)[1]} c WHERE {' AND '.join(where)}")
     return sql, [rule["name"], rule["points"], *params]
 
 
-def _points(rules: list[dict], tenant_id: str, customer_id: UUID | None) -> tuple[str, list]:
+def _points(rules: list[dict], tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
     """One row per point-earning match: (customer_id, rule, points, occurred_at, position).
-    For one customer, the SQL reads the CTEs of :func:`_with_one`."""
+    For some customers, the SQL reads the CTEs of :func:`_with_customers`."""
     parts, params = [], []
     for rule in rules:
         if "event" in rule:
-            sql, more = _event_rule(rule, tenant_id, customer_id)
+            sql, more = _event_rule(rule, tenant_id, customers)
         elif "attribute" in rule:
-            sql, more = _attribute_rule(rule, tenant_id, customer_id)
+            sql, more = _attribute_rule(rule, tenant_id, customers)
         else:
             continue
         parts.append(f"({sql})")
@@ -102,13 +106,14 @@ def _points(rules: list[dict], tenant_id: str, customer_id: UUID | None) -> tupl
 
 
 def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
-                customer_id: UUID | None = None, reasons: bool = False) -> tuple[str, list]:
-    """SELECT id, name, email, earned, silence_points, last_activity_at, score (and with
-    ``reasons``, for one customer: a list of [rule, points, times])."""
-    with_one, params = _with_one(customer_id)
-    points_sql, more = _points(rules, tenant_id, customer_id)
+                customers: list[UUID] | None = None, reasons: bool = False) -> tuple[str, list]:
+    """SELECT id, name, email, earned, silence_points, last_activity_at, score of the tenant's
+    active customers (or of ``customers`` among them; with ``reasons``, for one customer: a list
+    of [rule, points, times])."""
+    with_them, params = _with_customers(customers)
+    points_sql, more = _points(rules, tenant_id, customers)
     params += more
-    signals, customers = _sources(customer_id)
+    signals, directory = _sources(customers)
     silence = " + ".join(
         f"({int(rule['points'])} * floor((floor(epoch(?::TIMESTAMPTZ) / 86400) "
         f"- floor(epoch(last_activity_at) / 86400)) / {int(rule['silence_days'])}))"
@@ -118,7 +123,7 @@ def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
            "FROM (SELECT rule, sum(points) AS total, count(*) AS times FROM points GROUP BY rule)) "
            "AS reasons" if reasons else "")
     sql = f"""
-        WITH {with_one}points AS ({points_sql}),
+        WITH {with_them}points AS ({points_sql}),
         earned AS (SELECT customer_id, sum(points) AS earned FROM points GROUP BY 1),
         activity AS (
             SELECT s.customer_id, max(s.occurred_at) AS last_at FROM {signals} s
@@ -126,7 +131,7 @@ def _scores_sql(rules: list[dict], tenant_id: str, now: datetime,
         base AS (
             SELECT c.id, c.name, c.email, coalesce(e.earned, 0) AS earned,
                    greatest(c.created_at, a.last_at) AS last_activity_at
-            FROM {customers} c LEFT JOIN earned e ON e.customer_id = c.id
+            FROM {directory} c LEFT JOIN earned e ON e.customer_id = c.id
             LEFT JOIN activity a ON a.customer_id = c.id
             WHERE c.tenant_id = ? AND c.status = 'active'),
         silenced AS (SELECT *, least(0, {silence})::INTEGER AS silence_points FROM base)
@@ -160,7 +165,7 @@ def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
     scored event, under the current rules); None for an archived or unknown customer.
     ``rules``: the tenant's scoring rules when the caller read them already."""
     rules = settings(db, tenant_id)["scoring_rules"] if rules is None else rules
-    sql, params = _scores_sql(rules, tenant_id, now, customer_id, reasons=True)
+    sql, params = _scores_sql(rules, tenant_id, now, [customer_id], reasons=True)
     row = db.execute(f"SELECT score, earned, silence_points, last_activity_at, reasons FROM ({sql})",
                      params).fetchone()
     if row is None:
@@ -173,12 +178,12 @@ def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
     result = {"score": score, "earned": earned, "silence_points": silence_points,
               "last_activity_at": last_activity_at, "reasons": reasons}
     if history:
-        with_one, one_params = _with_one(customer_id)
-        points_sql, points_params = _points(rules, tenant_id, customer_id)
+        with_them, one_params = _with_customers([customer_id])
+        points_sql, points_params = _points(rules, tenant_id, [customer_id])
         result["history"] = [
             {"occurred_at": at, "rule": rule, "points": points, "score": after}
             for at, rule, points, after in db.execute(f"""
-                WITH {with_one}points AS ({points_sql}),
+                WITH {with_them}points AS ({points_sql}),
                 attributes AS (SELECT coalesce(sum(points), 0) AS total FROM points
                                WHERE occurred_at IS NULL)
                 SELECT occurred_at, rule, points,
@@ -189,7 +194,9 @@ def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
     return result
 
 
-def scores_sql(db, tenant_id: str, now: datetime) -> tuple[str, list]:
+def scores_sql(db, tenant_id: str, now: datetime,
+               customers: list[UUID] | None = None) -> tuple[str, list]:
     """SELECT id, name, email, earned, silence_points, last_activity_at, score (under the
-    tenant's current rules) — for queries that filter or join on scores."""
-    return _scores_sql(settings(db, tenant_id)["scoring_rules"], tenant_id, now)
+    tenant's current rules; of ``customers`` alone if given) — for queries that filter or join
+    on scores."""
+    return _scores_sql(settings(db, tenant_id)["scoring_rules"], tenant_id, now, customers)

@@ -137,22 +137,34 @@ class Compiler:
 
 def members_sql(db, tenant_id: str, rule: dict[str, Any], now: datetime,
                 candidates: list[UUID] | None = None) -> tuple[str, list]:
-    """SELECT id of the tenant's active customers (among ``candidates``) that match ``rule``."""
+    """SELECT id of the tenant's active customers (among ``candidates``) that match ``rule``.
+
+    For ``candidates`` (the customers of a batch) the spend, lead scores and RFM metrics are
+    computed for them alone, with RFM now against the tenant's cached breakpoints
+    (:func:`readmodels.rfm.breakpoints`): the projector evaluates every dynamic segment of a
+    tenant after each batch, so that cost must follow the batch, not the tenant's size."""
     compiler = Compiler(db, tenant_id, now)
     condition, condition_params = compiler.compile(rule)
-    ctes = ["spend AS (SELECT customer_id, total FROM customer_spend WHERE tenant_id = ? "
+    spend_of, spend_params = ("tenant_id = ?", [tenant_id]) if candidates is None else (
+        "customer_id IN (SELECT unnest(?::UUID[]))", [candidates])
+    ctes = [f"spend AS (SELECT customer_id, total FROM customer_spend WHERE {spend_of} "
             "QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY orders DESC, total DESC) = 1)"]
-    params: list[Any] = [tenant_id]
+    params: list[Any] = spend_params
     joins = ["LEFT JOIN customer_summaries s ON s.id = c.id",
              "LEFT JOIN spend sp ON sp.customer_id = c.id",
              "LEFT JOIN lifecycle l ON l.customer_id = c.id"]
     if "scores" in compiler.uses:
-        sql, more = lead_scores.scores_sql(db, tenant_id, now)
+        sql, more = lead_scores.scores_sql(db, tenant_id, now, candidates)
         ctes.append(f"scores AS ({sql})")
         params += more
         joins.append("LEFT JOIN scores ls ON ls.id = c.id")
     if "rfm" in compiler.uses:
-        sql, more = rfm.rfm_sql(tenant_id, _rfm_moment(now))
+        moment = _rfm_moment(now)
+        if moment is None:
+            sql, more = rfm.rfm_sql(tenant_id, None, breakpoints=rfm.breakpoints(db, tenant_id, now),
+                                    now=now, customers=candidates)
+        else:
+            sql, more = rfm.rfm_sql(tenant_id, moment)
         ctes.append(f"rfm_now AS ({sql})")
         params += more
         joins.append("LEFT JOIN rfm_now r ON r.customer_id = c.id")
