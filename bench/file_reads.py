@@ -14,7 +14,7 @@ itself, without uvicorn, pydantic responses or queueing, on the tenant with the 
   live node (:func:`readmodels.tenant_changes.record`); that is what decides whether the RFM
   breakpoints come from the cache or are computed over the whole tenant. Measured twice: as
   the service runs (a large tenant keeps its breakpoints for a while, readmodels/rfm.py), and
-  with every change recomputing them (what a tenant below ``rfm.LARGE_TENANT`` does).
+  with every change recomputing them (what a tenant below ``large_tenants.CUSTOMERS`` does).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 
 from bench import rfm_baseline
 from bench.stats import latency_ms
-from readmodels import customer360, lead_scores, rfm, tenant_changes
+from readmodels import customer360, large_tenants, lead_scores, rfm, tenant_changes
 from readmodels.customer360 import customer_360
 from readmodels.leads import settings
 from readmodels.store import ReadStore
@@ -80,11 +80,11 @@ def _while_orders(store: ReadStore, tenant: str, pick, seconds: float, per_secon
     writer.start()
     try:
         kept = _timed(lambda: customer_360(store.reader(), tenant, pick()), seconds)
-        below, rfm.LARGE_TENANT = rfm.LARGE_TENANT, sys.maxsize
+        large, large_tenants.CUSTOMERS = large_tenants.CUSTOMERS, sys.maxsize
         try:
             recomputed = _timed(lambda: customer_360(store.reader(), tenant, pick()), seconds)
         finally:
-            rfm.LARGE_TENANT = below
+            large_tenants.CUSTOMERS = large
     finally:
         stop.set()
         writer.join()

@@ -16,12 +16,8 @@ cache, keyed by the day and by the tenant's change token
 scores (the 360 view) are then a lookup of that customer instead of a pass over
 the whole tenant, and the list skips the quantiles. An order, a new spend or an
 archived customer of the tenant renews the token, so the next read recomputes —
-except on a large tenant (:data:`LARGE_TENANT` scored customers or more), whose
-breakpoints are kept for up to :data:`REUSE_FOR` after the token changes: there
-the computation costs 40 ms (100k customers) to 0.5 s (1M), a shop that size
-takes orders every few seconds, so without it nearly every view would pay it,
-and one order moves no quintile of that many customers visibly. The customer's
-own metrics are always current; the 360 view says when breakpoints that
+except on a large tenant, whose breakpoints are kept for a while after the token
+changes (:mod:`readmodels.large_tenants`); the 360 view says when breakpoints that
 predate the tenant's last change were computed (``breakpoints_as_of``).
 """
 
@@ -30,12 +26,12 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
 from readmodels import cursor as keyset
-from readmodels import tenant_changes
+from readmodels import large_tenants, tenant_changes
 from readmodels.snapshot import snapshot
 
 # (segment, recency scores, frequency scores): every (R, F) pair is in exactly one row.
@@ -160,7 +156,7 @@ def rfm_sql(tenant_id: str, as_of: datetime | None, currency: str | None = None,
 class Breakpoints:
     """A tenant's quintile breakpoints now: valid for one day while ``token`` (the tenant's
     change token, :func:`readmodels.tenant_changes.token_sql`) stays the same, and on a large
-    tenant for :data:`REUSE_FOR` after ``computed_at`` whatever the token."""
+    tenant for a while after ``computed_at`` whatever the token (:mod:`readmodels.large_tenants`)."""
 
     token: str | None
     currency: str | None
@@ -172,11 +168,6 @@ class Breakpoints:
 
 
 CACHED_TENANTS = 1024
-# A tenant with this many scored customers keeps its breakpoints for REUSE_FOR after a change
-# (module docstring). Below it every change recomputes: a few milliseconds, and small shops'
-# quintiles do move with one order.
-LARGE_TENANT = 20_000
-REUSE_FOR = timedelta(seconds=30)
 _cache: OrderedDict[tuple, Breakpoints] = OrderedDict()
 _lock = threading.Lock()
 
@@ -222,8 +213,8 @@ def breakpoints(db, tenant_id: str, now: datetime, currency: str | None = None,
 
 def _reusable(found: Breakpoints, now: datetime) -> bool:
     """Whether a large tenant's breakpoints may stand although its token changed."""
-    return (found.customers >= LARGE_TENANT and found.computed_at is not None
-            and timedelta(0) <= now - found.computed_at < REUSE_FOR)
+    return found.customers >= large_tenants.CUSTOMERS and large_tenants.within_lag(
+        found.computed_at, now)
 
 
 def score(bp: Breakpoints, last_order_at: datetime, recency_days: int, frequency: int,

@@ -9,7 +9,10 @@ consistency token also sees the memberships that event changed.
 * a static segment's ``MembersAdded`` / ``MembersRemoved`` are applied as they are;
 * any other event about customers re-evaluates the tenant's dynamic segments for
   those customers — or for everyone, for rules that depend on other customers
-  or on time (RFM segment, lead score, "within N days");
+  or on time (RFM segment, lead score, "within N days"); on a large tenant
+  those are evaluated for everyone at most every ``large_tenants.LAG`` of the
+  events' time, and for the batch's customers in between
+  (:mod:`readmodels.large_tenants`);
 * ``refresh_tenant`` re-evaluates everything (time passes without events; the
   ``POST /v1/segments/refresh`` route and the scheduler call it).
 
@@ -30,6 +33,7 @@ from uuid import UUID
 
 import orjson
 
+from readmodels import large_tenants
 from readmodels.segments import members_sql, uses_relative_fields
 
 PROJECTION = "segment_membership"
@@ -68,13 +72,29 @@ def refresh(store, cursor, envelopes: list) -> None:
             entry["trigger"] = e
     for tenant_id, entry in touched.items():
         trigger = entry["trigger"]
+        moment = _moment(trigger)
         for offset, (segment_id, rule) in enumerate(_dynamic_segments(cursor, tenant_id), 1):
-            everyone = entry["rescore"] or uses_relative_fields(rule)
+            everyone = entry["rescore"] or (uses_relative_fields(rule)
+                                            and not _lately_evaluated(schema, segment_id, moment))
             if not everyone and not entry["customers"]:
                 continue
-            evaluate(cursor, schema, tenant_id, segment_id, rule, _moment(trigger),
-                     trigger.position, None if everyone else [UUID(c) for c in entry["customers"]],
+            evaluate(cursor, schema, tenant_id, segment_id, rule, moment, trigger.position,
+                     None if everyone else [UUID(c) for c in entry["customers"]],
                      "segment rules", offset)
+
+
+# (generation's schema, segment) -> (when it was last evaluated for everyone, in the events'
+# time; the tenant's active customers then). In memory: a restarted node evaluates each such
+# segment for everyone on its first batch. A process holds one node's read models, and a
+# rebuild's generation keeps its own entries.
+_evaluated_for_everyone: dict[tuple[str, UUID], tuple[datetime, int]] = {}
+
+
+def _lately_evaluated(schema: str, segment_id: UUID, moment: datetime) -> bool:
+    """Whether a large tenant's segment was evaluated for everyone less than LAG before."""
+    last = _evaluated_for_everyone.get((schema, segment_id))
+    return (last is not None and last[1] >= large_tenants.CUSTOMERS
+            and large_tenants.within_lag(last[0], moment))
 
 
 def refresh_tenant(store, cursor, tenant_id: str, now: datetime, position: int) -> int:
@@ -128,6 +148,10 @@ def evaluate(cursor, schema: str, tenant_id: str, segment_id: UUID, rule: dict, 
         [segment_id, *more]).fetchall()}
     entered, left = sorted(matching - current), sorted(current - matching)
     _write(cursor, schema, tenant_id, segment_id, entered, left, now, position, reason, offset)
+    if candidates is None:
+        _evaluated_for_everyone[schema, segment_id] = (now, cursor.execute(
+            "SELECT count(*) FROM customers WHERE tenant_id = ? AND status = 'active'",
+            [tenant_id]).fetchone()[0])
     return len(entered) + len(left)
 
 

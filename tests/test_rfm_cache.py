@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from readmodels import rfm, tenant_changes
+from readmodels import large_tenants, tenant_changes
 from tests.test_rfm import _ok, _order
 
 # name: (days since the last order, number of orders, amount of each order in GBP), as in
@@ -100,8 +100,8 @@ def test_only_what_moves_rfm_renews_a_tenants_token(app, tenant, other_tenant):
 def test_a_large_tenants_breakpoints_stand_for_a_while_after_an_order(tenant, monkeypatch):
     """On a large tenant (here: any, by lowering the threshold) the order that moves the
     quintiles shows in the buyer's own metrics at once, and in everyone's scores once the
-    breakpoints are older than REUSE_FOR."""
-    monkeypatch.setattr(rfm, "LARGE_TENANT", 1)
+    breakpoints are older than large_tenants.LAG."""
+    monkeypatch.setattr(large_tenants, "CUSTOMERS", 1)
     now = datetime.now(timezone.utc)
     ids = {}
     for name, (days, count, amount) in DATA.items():
@@ -122,7 +122,7 @@ def test_a_large_tenants_breakpoints_stand_for_a_while_after_an_order(tenant, mo
     assert (buyer["recency_days"], buyer["frequency"]) == (1, 3)  # its own metrics are current
     assert buyer["breakpoints_as_of"] == kept["breakpoints_as_of"]
 
-    monkeypatch.setattr(rfm, "REUSE_FOR", timedelta(0))
+    monkeypatch.setattr(large_tenants, "LAG", timedelta(0))
     renewed = view("c4")
     assert (renewed["r"], renewed["f"], renewed["segment"]) == (3, 2, "About to Sleep")
     assert renewed["breakpoints_as_of"] is None
