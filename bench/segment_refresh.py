@@ -72,7 +72,7 @@ def measure(path: Path, runs: int = 15) -> dict:
             figures[name] = {
                 "everyone": _evaluations(store, tenant, rule, lambda: None, runs),
                 "1_customer": _evaluations(store, tenant, rule, lambda: rng.sample(ids, 1), runs),
-                "10_customers": _evaluations(store, tenant, rule, lambda: rng.sample(ids, 10), runs),
+                "10_customers": _evaluations(store, tenant, rule, lambda: rng.sample(ids, min(10, len(ids))), runs),
             }
         return figures
     finally:

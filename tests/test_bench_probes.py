@@ -1,19 +1,24 @@
-"""`python -m bench.file_reads`: the in-process read probe runs on a file a service left behind,
-times every part of the 360 view, and really changes the tenant's RFM inputs while it reads."""
+"""The in-process probes of bench/ (`python -m bench.file_reads`, `python -m bench.segment_refresh`)
+run on a file a service left behind and measure what they say they measure."""
 
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from bench import file_reads, segment_refresh
 from commands.settings import Settings
-from bench import file_reads
 from tests.conftest import _tenant
 
 
-def test_the_probe_times_each_part_of_the_360_view_while_the_tenant_changes(tmp_path):
+@pytest.fixture(scope="module")
+def readmodels_file(tmp_path_factory) -> Path:
+    """A read-model file of three customers with an order each, the service stopped."""
+    tmp_path = tmp_path_factory.mktemp("probes")
     settings = Settings(data_dir=tmp_path / "data", event_store=f"sqlite:///{tmp_path / 'e.sqlite3'}",
                         admin_token="test-admin-token", consistency_timeout=5.0)
     app = create_app(settings)
@@ -22,11 +27,14 @@ def test_the_probe_times_each_part_of_the_360_view_while_the_tenant_changes(tmp_
         for n in range(3):
             customer = tenant.register(f"C{n}", f"c{n}@example.com")["id"]
             ordered = tenant.post(f"/v1/customers/{customer}/orders", json={
-                "order_id": f"o-{n}", "amount": "10.00", "currency": "GBP", "item_count": 1,
-                "occurred_at": datetime.now(timezone.utc).isoformat()}).json()
+                "order_id": f"o-{n}", "amount": f"{10 * (n + 1)}.00", "currency": "GBP",
+                "item_count": 1, "occurred_at": datetime.now(timezone.utc).isoformat()}).json()
         assert tenant.get(f"/v1/customers/{customer}", token=ordered["consistency_token"]).status_code == 200
+    return settings.data_dir / "readmodels.duckdb"
 
-    figures = file_reads.measure(settings.data_dir / "readmodels.duckdb", 0.3, changes_per_s=50)
+
+def test_the_read_probe_times_each_part_of_the_360_view_while_the_tenant_changes(readmodels_file):
+    figures = file_reads.measure(readmodels_file, 0.3, changes_per_s=50)
 
     assert figures["tenant_customers"] == 3
     parts = figures["customer_360_parts"]
@@ -35,3 +43,15 @@ def test_the_probe_times_each_part_of_the_360_view_while_the_tenant_changes(tmp_
     during = figures["customer_360_while_orders"]
     assert during["changes"] > 0 and during["customer_360"]["samples"] > 0
     assert during["customer_360_breakpoints_always_recomputed"]["samples"] > 0
+
+
+def test_the_segment_probe_evaluates_every_kind_of_rule_and_leaves_the_file_unchanged(readmodels_file):
+    before = readmodels_file.read_bytes()
+
+    figures = segment_refresh.measure(readmodels_file, runs=3)
+
+    assert figures["tenant_customers"] == 3
+    for rule in segment_refresh.RULES:
+        assert {case: figures[rule][case]["samples"] for case in figures[rule]} == {
+            "everyone": 3, "1_customer": 3, "10_customers": 3}
+    assert readmodels_file.read_bytes() == before
