@@ -42,12 +42,19 @@ def _order(tenant, customer_id, order_id, amount, moment) -> dict:
         "occurred_at": moment.isoformat()}), 201)
 
 
-def test_rfm_scores_and_segments_by_hand(tenant, other_tenant):
+def _shop(tenant, data: dict, moment) -> tuple[dict[str, str], dict]:
+    """Each customer of ``data`` with its orders, the last one ``days`` before ``moment`` and
+    the others a week apart; returns their ids by name and the last order's answer."""
     ids = {}
-    for name, (days, count, amount) in DATA.items():
+    for name, (days, count, amount) in data.items():
         ids[name] = tenant.register(name, f"{name}@example.com")["id"]
-        for n in range(count):  # the last order `days` before T, the others a week apart
-            last = _order(tenant, ids[name], f"{name}-{n}", amount, T - timedelta(days=days + 7 * n))
+        for n in range(count):
+            last = _order(tenant, ids[name], f"{name}-{n}", amount, moment - timedelta(days=days + 7 * n))
+    return ids, last
+
+
+def test_rfm_scores_and_segments_by_hand(tenant, other_tenant):
+    ids, last = _shop(tenant, DATA, T)
     names = {v: k for k, v in ids.items()}
     other_tenant.register("Stranger", None)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from readmodels import large_tenants, tenant_changes
-from tests.test_rfm import _ok, _order
+from tests.test_rfm import _ok, _order, _shop
 
 # name: (days since the last order, number of orders, amount of each order in GBP), as in
 # tests/test_rfm.py but relative to now: the 360 view and the list without as_of score now.
@@ -42,11 +42,7 @@ def _check_against_uncached(tenant, ids: dict, token: str) -> dict:
 
 def test_an_order_or_an_archive_that_moves_the_quintiles_shows_in_the_next_read(tenant, other_tenant):
     now = datetime.now(timezone.utc)
-    ids = {}
-    for name, (days, count, amount) in DATA.items():
-        ids[name] = tenant.register(name, f"{name}@example.com")["id"]
-        for n in range(count):
-            last = _order(tenant, ids[name], f"{name}-{n}", amount, now - timedelta(days=days + 7 * n))
+    ids, last = _shop(tenant, DATA, now)
     other = other_tenant.register("Stranger", None)["id"]
     other_last = _order(other_tenant, other, "s-1", 10, now - timedelta(days=3))
 
@@ -103,11 +99,7 @@ def test_a_large_tenants_breakpoints_stand_for_a_while_after_an_order(tenant, mo
     breakpoints are older than large_tenants.LAG."""
     monkeypatch.setattr(large_tenants, "CUSTOMERS", 1)
     now = datetime.now(timezone.utc)
-    ids = {}
-    for name, (days, count, amount) in DATA.items():
-        ids[name] = tenant.register(name, f"{name}@example.com")["id"]
-        for n in range(count):
-            last = _order(tenant, ids[name], f"{name}-{n}", amount, now - timedelta(days=days + 7 * n))
+    ids, last = _shop(tenant, DATA, now)
     view = lambda name, token=None: _ok(tenant.get(f"/v1/customers/{ids[name]}", token=token))["rfm"]
     first = view("c4", last["consistency_token"])
     assert (first["r"], first["f"], first["segment"]) == (4, 2, "Potential Loyalist")

@@ -5,24 +5,20 @@ everyone, restricted to them, for every kind of rule."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from uuid import UUID
 
 from readmodels.segments import members_sql
 from tests.test_lead_scoring import RULES as SCORING_RULES
 from tests.test_lead_scoring import _put_rules
-from tests.test_rfm import _ok, _order
+from tests.test_rfm import _ok, _shop
 from tests.test_rfm_cache import DATA
 
 
 def test_a_few_customers_are_judged_as_they_are_among_everyone(app, tenant):
     _put_rules(tenant, SCORING_RULES)
     now = datetime.now(timezone.utc)
-    ids = {}
-    for name, (days, count, amount) in DATA.items():
-        ids[name] = tenant.register(name, f"{name}@example.com")["id"]
-        for n in range(count):
-            last = _order(tenant, ids[name], f"{name}-{n}", amount, now - timedelta(days=days + 7 * n))
+    ids, last = _shop(tenant, DATA, now)
     for name in ("c2", "c5", "c8"):
         _ok(tenant.post(f"/v1/customers/{ids[name]}/engagements", {"kind": "email_opened"}), 201)
         _ok(tenant.post(f"/v1/customers/{ids[name]}/tags", {"add": ["VIP"]}))

@@ -10,7 +10,7 @@ from uuid import UUID
 import pytest
 
 from readmodels import large_tenants, segment_membership
-from tests.test_rfm import _ok, _order
+from tests.test_rfm import _ok, _order, _shop
 from tests.test_rfm_cache import DATA
 
 
@@ -21,11 +21,7 @@ def _members(tenant, segment, token=None) -> set[str]:
 
 def _shop_with_a_loyalist_segment(tenant) -> tuple[dict, dict]:
     now = datetime.now(timezone.utc)
-    ids = {}
-    for name, (days, count, amount) in DATA.items():
-        ids[name] = tenant.register(name, f"{name}@example.com")["id"]
-        for n in range(count):
-            _order(tenant, ids[name], f"{name}-{n}", amount, now - timedelta(days=days + 7 * n))
+    ids, _ = _shop(tenant, DATA, now)
     segment = _ok(tenant.post("/v1/segments", {"name": "Loyalists to be", "rule": {
         "field": "rfm_segment", "op": "eq", "value": "Potential Loyalist"}}), 201)
     assert "c4" in _members(tenant, segment, segment["consistency_token"])
