@@ -377,12 +377,16 @@ def _embedded_node(args, url: str, work: Path, demo: dict, figures: dict, phases
             _wait_caught_up(server)
             _wait_settled(server)
         with phases("segment membership: define"):
-            segment = segments.define(server.url, demo)
+            champions = segments.define(server.url, demo, "Champions", segments.RFM_RULE)
+            segment = segments.define(server.url, demo, f"Spent {segments.THRESHOLD} or more",
+                                      segments.RULE)
         with phases("segment membership: entries recorded"):
             _wait_settled(server)
         with phases("segment membership: orders"):
             figures["segment"] = {"rule": segments.RULE, "members": segment["size"],
                                   "defined_to_evaluated_ms": segment["evaluated_ms"],
+                                  "beside": {"rule": segments.RFM_RULE, "members": champions["size"],
+                                             "defined_to_evaluated_ms": champions["evaluated_ms"]},
                                   "order_to_member_ms": segments.order_to_member(
                                       server.url, demo, segment["id"], args.segment_orders)}
             _wait_settled(server)

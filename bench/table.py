@@ -46,6 +46,9 @@ def show(result: dict) -> None:
         o = seg["order_to_member_ms"]
         one("segment: order → member p50 ms", o["p50"], f"{o['samples']} orders")
         one("segment: order → member p99 ms", o["p99"], f"{seg['members']:,} members")
+        if beside := seg.get("beside"):
+            one("… beside an RFM segment, defined → evaluated ms", beside["defined_to_evaluated_ms"],
+                f"{beside['members']:,} members")
     if "kafka_catch_up_events_per_s" in f:
         one("query node catch-up through Kafka events/s", f["kafka_catch_up_events_per_s"], "one run")
     for rate, e in f.get("e2e_kafka", {}).items():
