@@ -74,8 +74,9 @@ def refresh(store, cursor, envelopes: list) -> None:
         trigger = entry["trigger"]
         moment = _moment(trigger)
         for offset, (segment_id, rule) in enumerate(_dynamic_segments(cursor, tenant_id), 1):
-            everyone = entry["rescore"] or (uses_relative_fields(rule)
-                                            and not _lately_evaluated(schema, segment_id, moment))
+            everyone = entry["rescore"] or (
+                uses_relative_fields(rule)
+                and not _lately_evaluated(cursor, schema, tenant_id, segment_id, moment))
             if not everyone and not entry["customers"]:
                 continue
             evaluate(cursor, schema, tenant_id, segment_id, rule, moment, trigger.position,
@@ -83,18 +84,31 @@ def refresh(store, cursor, envelopes: list) -> None:
                      "segment rules", offset)
 
 
-# (generation's schema, segment) -> (when it was last evaluated for everyone, in the events'
-# time; the tenant's active customers then). In memory: a restarted node evaluates each such
-# segment for everyone on its first batch. A process holds one node's read models, and a
-# rebuild's generation keeps its own entries.
-_evaluated_for_everyone: dict[tuple[str, UUID], tuple[datetime, int]] = {}
+# In memory, per generation's schema: a restarted node evaluates each relative segment for
+# everyone on its first batch, and a rebuild's generation keeps its own entries. A process holds
+# one node's read models.
+# (schema, segment) -> when it was last evaluated for everyone, in the events' time.
+_evaluated_for_everyone: dict[tuple[str, UUID], datetime] = {}
+# (schema, tenant) -> (when counted, the tenant's active customers): counted at most once per
+# LAG, not after every batch.
+_tenant_customers: dict[tuple[str, str], tuple[datetime, int]] = {}
 
 
-def _lately_evaluated(schema: str, segment_id: UUID, moment: datetime) -> bool:
+def _lately_evaluated(cursor, schema: str, tenant_id: str, segment_id: UUID,
+                      moment: datetime) -> bool:
     """Whether a large tenant's segment was evaluated for everyone less than LAG before."""
-    last = _evaluated_for_everyone.get((schema, segment_id))
-    return (last is not None and last[1] >= large_tenants.CUSTOMERS
-            and large_tenants.within_lag(last[0], moment))
+    return (large_tenants.within_lag(_evaluated_for_everyone.get((schema, segment_id)), moment)
+            and _active_customers(cursor, schema, tenant_id, moment) >= large_tenants.CUSTOMERS)
+
+
+def _active_customers(cursor, schema: str, tenant_id: str, moment: datetime) -> int:
+    counted = _tenant_customers.get((schema, tenant_id))
+    if counted is None or not large_tenants.within_lag(counted[0], moment):
+        counted = moment, cursor.execute(
+            "SELECT count(*) FROM customers WHERE tenant_id = ? AND status = 'active'",
+            [tenant_id]).fetchone()[0]
+        _tenant_customers[schema, tenant_id] = counted
+    return counted[1]
 
 
 def refresh_tenant(store, cursor, tenant_id: str, now: datetime, position: int) -> int:
@@ -149,9 +163,7 @@ def evaluate(cursor, schema: str, tenant_id: str, segment_id: UUID, rule: dict, 
     entered, left = sorted(matching - current), sorted(current - matching)
     _write(cursor, schema, tenant_id, segment_id, entered, left, now, position, reason, offset)
     if candidates is None:
-        _evaluated_for_everyone[schema, segment_id] = (now, cursor.execute(
-            "SELECT count(*) FROM customers WHERE tenant_id = ? AND status = 'active'",
-            [tenant_id]).fetchone()[0])
+        _evaluated_for_everyone[schema, segment_id] = now
     return len(entered) + len(left)
 
 
