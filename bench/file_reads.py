@@ -92,17 +92,22 @@ def _while_orders(store: ReadStore, tenant: str, pick, seconds: float, per_secon
             "customer_360_breakpoints_always_recomputed": recomputed}
 
 
+def busiest_tenant(store: ReadStore, sample: int) -> tuple[str, int, list]:
+    """The tenant with the most customers: its id, its number of customers and the ids of up to
+    ``sample`` of them, the customers a probe asks about."""
+    db = store.reader()
+    tenant, customers = db.execute(
+        "SELECT tenant_id, count(*) FROM customers GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
+    ids = [row[0] for row in db.execute(
+        f"SELECT id FROM customers WHERE tenant_id = ? USING SAMPLE {int(sample)} ROWS",
+        [tenant]).fetchall()]
+    return tenant, customers, ids
+
+
 def measure(path: Path, seconds: float, changes_per_s: float = 20) -> dict:
     store = ReadStore(path)
     try:
-        db = store.reader()
-        schema = store.live_schema("customer_directory")
-        tenant, customers = db.execute(
-            f"SELECT tenant_id, count(*) FROM {schema}.customers GROUP BY 1 ORDER BY 2 DESC LIMIT 1"
-        ).fetchone()
-        ids = [row[0] for row in db.execute(
-            f"SELECT id FROM {schema}.customers WHERE tenant_id = ? USING SAMPLE 2000 ROWS",
-            [tenant]).fetchall()]
+        tenant, customers, ids = busiest_tenant(store, 2000)
         rng = random.Random(3)
         pick = lambda: rng.choice(ids)  # noqa: E731
         return {

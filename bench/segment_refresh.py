@@ -22,6 +22,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+from bench.file_reads import busiest_tenant
 from bench.stats import latency_ms
 from readmodels import segment_membership
 from readmodels.store import ReadStore
@@ -61,11 +62,7 @@ def _evaluations(store: ReadStore, tenant: str, rule: dict, candidates, runs: in
 def measure(path: Path, runs: int = 15) -> dict:
     store = ReadStore(path)
     try:
-        db = store.reader()
-        tenant, customers = db.execute(
-            "SELECT tenant_id, count(*) FROM customers GROUP BY 1 ORDER BY 2 DESC LIMIT 1").fetchone()
-        ids = [row[0] for row in db.execute(
-            "SELECT id FROM customers WHERE tenant_id = ? USING SAMPLE 1000 ROWS", [tenant]).fetchall()]
+        tenant, customers, ids = busiest_tenant(store, 1000)
         rng = random.Random(5)
         figures = {"tenant_customers": customers}
         for name, rule in RULES.items():
