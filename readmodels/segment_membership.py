@@ -26,14 +26,16 @@ workers that follow the event store rather than a read model.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from functools import cache, partial
 from typing import Any
 from uuid import UUID
 
 import orjson
 
-from readmodels import large_tenants
+from readmodels import large_tenants, rfm
 from readmodels.segments import members_sql, uses_relative_fields
 
 PROJECTION = "segment_membership"
@@ -73,6 +75,9 @@ def refresh(store, cursor, envelopes: list) -> None:
     for tenant_id, entry in touched.items():
         trigger = entry["trigger"]
         moment = _moment(trigger)
+        # The batch is applied: the tenant's RFM breakpoints stay what they are for all its
+        # segments, so they are looked up once, when the first RFM segment needs them.
+        breakpoints = cache(partial(rfm.breakpoints, cursor, tenant_id, moment))
         for offset, (segment_id, rule) in enumerate(_dynamic_segments(cursor, tenant_id), 1):
             everyone = entry["rescore"] or (
                 uses_relative_fields(rule)
@@ -81,7 +86,7 @@ def refresh(store, cursor, envelopes: list) -> None:
                 continue
             evaluate(cursor, schema, tenant_id, segment_id, rule, moment, trigger.position,
                      None if everyone else [UUID(c) for c in entry["customers"]],
-                     "segment rules", offset)
+                     "segment rules", offset, breakpoints)
 
 
 # In memory, per generation's schema: a restarted node evaluates each relative segment for
@@ -150,9 +155,11 @@ def _segment_event(cursor, schema: str, e) -> None:
 
 
 def evaluate(cursor, schema: str, tenant_id: str, segment_id: UUID, rule: dict, now: datetime,
-             position: int, candidates: list[UUID] | None, reason: str, offset: int = 1) -> int:
-    """Brings the segment's membership (among ``candidates``, or everyone) in line with its rule."""
-    sql, params = members_sql(cursor, tenant_id, rule, now, candidates)
+             position: int, candidates: list[UUID] | None, reason: str, offset: int = 1,
+             breakpoints: Callable[[], rfm.Breakpoints] | None = None) -> int:
+    """Brings the segment's membership (among ``candidates``, or everyone) in line with its rule
+    (``breakpoints``: see :func:`readmodels.segments.members_sql`)."""
+    sql, params = members_sql(cursor, tenant_id, rule, now, candidates, breakpoints)
     matching = {row[0] for row in cursor.execute(sql, params).fetchall()}
     where, more = "", []
     if candidates is not None:

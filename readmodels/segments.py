@@ -9,6 +9,7 @@ spend ``sp``, lifecycle ``l`` and, when the rule needs them, lead scores
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -136,13 +137,16 @@ class Compiler:
 
 
 def members_sql(db, tenant_id: str, rule: dict[str, Any], now: datetime,
-                candidates: list[UUID] | None = None) -> tuple[str, list]:
+                candidates: list[UUID] | None = None,
+                breakpoints: Callable[[], rfm.Breakpoints] | None = None) -> tuple[str, list]:
     """SELECT id of the tenant's active customers (among ``candidates``) that match ``rule``.
 
     For ``candidates`` (the customers of a batch) the spend, lead scores and RFM metrics are
     computed for them alone, with RFM now against the tenant's cached breakpoints
     (:func:`readmodels.rfm.breakpoints`): the projector evaluates every dynamic segment of a
-    tenant after each batch, so that cost must follow the batch, not the tenant's size."""
+    tenant after each batch, so that cost must follow the batch, not the tenant's size.
+    ``breakpoints`` gives them when the caller shares one lookup among several segments
+    (each lookup reads the tenant's change token: a statement)."""
     compiler = Compiler(db, tenant_id, now)
     condition, condition_params = compiler.compile(rule)
     spend_of, spend_params = ("tenant_id = ?", [tenant_id]) if candidates is None else (
@@ -161,8 +165,9 @@ def members_sql(db, tenant_id: str, rule: dict[str, Any], now: datetime,
     if "rfm" in compiler.uses:
         moment = _rfm_moment(now)
         if moment is None:
-            sql, more = rfm.rfm_sql(tenant_id, None, breakpoints=rfm.breakpoints(db, tenant_id, now),
-                                    now=now, customers=candidates)
+            found = breakpoints() if breakpoints else rfm.breakpoints(db, tenant_id, now)
+            sql, more = rfm.rfm_sql(tenant_id, None, breakpoints=found, now=now,
+                                    customers=candidates)
         else:
             sql, more = rfm.rfm_sql(tenant_id, moment)
         ctes.append(f"rfm_now AS ({sql})")

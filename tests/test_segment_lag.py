@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from readmodels import large_tenants, segment_membership
+from readmodels import large_tenants, rfm, segment_membership
 from tests.test_rfm import _ok, _order, _shop
 from tests.test_rfm_cache import DATA
 
@@ -48,3 +48,19 @@ def test_another_customers_order_moves_a_customer_out_at_once_or_within_the_lag(
     monkeypatch.setattr(large_tenants, "LAG", timedelta(0))  # the lag has passed
     noted = _ok(tenant.post(f"/v1/customers/{ids['c1']}/notes", {"text": "Asked about glazes."}), 201)
     assert "c4" not in _members(tenant, segment, noted["consistency_token"])
+
+
+def test_a_batch_looks_up_the_tenants_breakpoints_once_for_all_its_rfm_segments(tenant, monkeypatch):
+    ids, loyalists = _shop_with_a_loyalist_segment(tenant)
+    sleepers = _ok(tenant.post("/v1/segments", {"name": "Sleepers", "rule": {
+        "field": "rfm_segment", "op": "eq", "value": "About to Sleep"}}), 201)
+    assert "c4" not in _members(tenant, sleepers, sleepers["consistency_token"])
+
+    lookups = []  # each reads the tenant's change token: a statement per lookup
+    breakpoints = rfm.breakpoints
+    monkeypatch.setattr(rfm, "breakpoints", lambda db, tenant_id, *rest: (
+        lookups.append(tenant_id), breakpoints(db, tenant_id, *rest))[1])
+    bought = _order(tenant, ids["c9"], "c9-new", 25, datetime.now(timezone.utc) - timedelta(days=1))
+    assert "c4" not in _members(tenant, loyalists, bought["consistency_token"])
+    assert "c4" in _members(tenant, sleepers, bought["consistency_token"])
+    assert lookups == [tenant.id]
