@@ -90,36 +90,59 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _condition(f: Filter) -> tuple[str, list[Any]]:
-    path = f"$.{f.property}"
-    extracted = "json_extract_string(properties, ?)"
+def _condition(f: Filter, extracted: str) -> tuple[str, list[Any]]:
+    """The filter on ``extracted``, the column holding its property as json_extract_string
+    gives it (``contains`` reads the JSON itself)."""
     if f.op == "eq" and f.value is None:
-        return f"{extracted} IS NULL", [path]
+        return f"{extracted} IS NULL", []
     if f.op == "eq":
-        return f"{extracted} = ?", [path, _text(f.value)]
+        return f"{extracted} = ?", [_text(f.value)]
     if f.op == "neq":
-        return f"{extracted} IS DISTINCT FROM ?", [path, _text(f.value)]
+        return f"{extracted} IS DISTINCT FROM ?", [_text(f.value)]
     if f.op == "in":
-        return (f"{extracted} IN (SELECT unnest(?::VARCHAR[]))",
-                [path, [_text(v) for v in f.value]])
+        return f"{extracted} IN (SELECT unnest(?::VARCHAR[]))", [[_text(v) for v in f.value]]
     if f.op == "contains":
         return ("coalesce(list_contains(TRY_CAST(json_extract(properties, ?) AS VARCHAR[]), ?), false)",
-                [path, _text(f.value)])
+                [f"$.{f.property}", _text(f.value)])
     symbol = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<="}[f.op]
-    return f"TRY_CAST({extracted} AS DOUBLE) {symbol} ?", [path, float(f.value)]
+    return f"TRY_CAST({extracted} AS DOUBLE) {symbol} ?", [float(f.value)]
+
+
+def _events(funnel: Funnel) -> tuple[str, dict[str, str], list[Any]]:
+    """The ``ev`` CTE: the tenant's events of the steps' types, each property a filter reads
+    extracted once per event (only from the events of the steps that read it) rather than by
+    every step and by the filters DuckDB pushes into the CTE: parsing JSON was most of the lead
+    funnel's time (docs/PERFORMANCE.md). Returns (SQL, property -> its column, params)."""
+    read: dict[str, set[str]] = {}
+    for step in funnel.steps:
+        for f in step.filters:
+            if f.op != "contains":
+                read.setdefault(f.property, set()).add(step.event_type)
+    columns = {name: f"p{i}" for i, name in enumerate(sorted(read))}
+    extracts, params = [], []
+    for name, column in columns.items():
+        types = sorted(read[name])
+        extracts.append(f", CASE WHEN event_type IN ({', '.join('?' for _ in types)}) "
+                        f"THEN json_extract_string(properties, ?) END AS {column}")
+        params += [*types, f"$.{name}"]
+    types = sorted({step.event_type for step in funnel.steps})
+    params += types
+    subject = SUBJECTS[funnel.subject]
+    return (f"ev AS MATERIALIZED (SELECT {subject} AS subject, occurred_at AS t, seq, event_type, "
+            f"properties{''.join(extracts)} FROM funnel_events WHERE tenant_id = $tenant "
+            f"AND {subject} IS NOT NULL AND event_type IN ({', '.join('?' for _ in types)}))",
+            columns, params)
 
 
 def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
     """The whole funnel as one statement: a CTE per step, then one row per (group, step)."""
-    subject = SUBJECTS[funnel.subject]
-    params: list[Any] = []
-    ctes = [f"ev AS (SELECT {subject} AS subject, occurred_at AS t, seq, event_type, properties "
-            f"FROM funnel_events WHERE tenant_id = $tenant AND {subject} IS NOT NULL)"]
+    ev, columns, params = _events(funnel)
+    ctes = [ev]
     for k, step in enumerate(funnel.steps, start=1):
         where = ["event_type = ?"]
         params.append(step.event_type)
         for f in step.filters:
-            condition, values = _condition(f)
+            condition, values = _condition(f, columns.get(f.property, ""))
             where.append(condition)
             params += values
         ctes.append(f"s{k} AS (SELECT * FROM ev WHERE {' AND '.join(where)})")

@@ -35,23 +35,33 @@ def db():
     connection.close()
 
 
+# (subject, type, p: text, n: number, l: list, minute); None: the property is absent.
 events = st.lists(st.tuples(st.integers(0, 4), st.sampled_from(TYPES),
-                            st.sampled_from([None, "x", "y"]), st.integers(0, 120)),
+                            st.sampled_from([None, "x", "y"]), st.sampled_from([None, 0, 1, 2, 3]),
+                            st.sampled_from([None, [], ["x"], ["x", "y"]]), st.integers(0, 120)),
                   min_size=10, max_size=120)
-filters = st.sampled_from([None, None, None, ("eq", "x"), ("neq", "x"), ("in", ["x", "y"]),
-                           ("in", ["y"])])
-steps = st.lists(st.tuples(st.sampled_from(TYPES), filters), min_size=2, max_size=3)
+FILTERS = [("p", "eq", "x"), ("p", "neq", "x"), ("p", "in", ["x", "y"]), ("p", "in", ["y"]),
+           ("n", "gt", 1), ("n", "lte", 1), ("l", "contains", "x")]
+# Each step: its type and up to two filters (a type may recur with other filters).
+steps = st.lists(st.tuples(st.sampled_from(TYPES), st.lists(st.sampled_from(FILTERS), max_size=2)),
+                 min_size=2, max_size=3)
+
+
+def satisfies(props: dict, f: funnels.Filter) -> bool:
+    value = props.get(f.property)
+    if f.op == "eq":
+        return value == f.value
+    if f.op == "neq":
+        return value != f.value
+    if f.op == "in":
+        return value in f.value
+    if f.op == "contains":
+        return value is not None and f.value in value
+    return value is not None and {"gt": value > f.value, "lte": value <= f.value}[f.op]
 
 
 def matches(event: dict, step: funnels.Step) -> bool:
-    if event["type"] != step.event_type:
-        return False
-    for f in step.filters:
-        value = event["props"].get(f.property)
-        if f.op == "eq" and value != f.value or f.op == "neq" and value == f.value \
-                or f.op == "in" and value not in f.value:
-            return False
-    return True
+    return event["type"] == step.event_type and all(satisfies(event["props"], f) for f in step.filters)
 
 
 def brute_force(rows: list[dict], funnel: funnels.Funnel, start: datetime, end: datetime):
@@ -112,9 +122,10 @@ def check(actual: dict, expected: dict) -> None:
        length=st.integers(1, 180), breakdown=st.booleans())
 def test_funnel_numbers_equal_a_brute_force_computation(db, events, steps, window, start, length,
                                                        breakdown):
-    rows = [{"subject": subject(who), "type": kind, "props": {} if p is None else {"p": p},
+    rows = [{"subject": subject(who), "type": kind,
+             "props": {k: v for k, v in (("p", p), ("n", n), ("l", l)) if v is not None},
              "t": BASE + timedelta(minutes=minute), "seq": seq}
-            for seq, (who, kind, p, minute) in enumerate(events)]
+            for seq, (who, kind, p, n, l, minute) in enumerate(events)]
     db.execute("DELETE FROM funnel_events")
     if rows:
         db.executemany(
@@ -126,8 +137,8 @@ def test_funnel_numbers_equal_a_brute_force_computation(db, events, steps, windo
         db.execute("INSERT INTO funnel_events (tenant_id, seq, event_type, occurred_at, customer_id, "
                    "properties) VALUES ('other', 0, ?, ?, ?, '{}')", [steps[0][0], BASE, subject(0)])
     funnel = funnels.Funnel(
-        steps=tuple(funnels.Step(f"step {i}", kind, () if f is None else (funnels.Filter("p", *f),))
-                    for i, (kind, f) in enumerate(steps)),
+        steps=tuple(funnels.Step(f"step {i}", kind, tuple(funnels.Filter(*f) for f in filters))
+                    for i, (kind, filters) in enumerate(steps)),
         window=timedelta(minutes=window), breakdown="p" if breakdown else None)
     period = (BASE + timedelta(minutes=start), BASE + timedelta(minutes=start + length))
 
