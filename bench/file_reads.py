@@ -1,4 +1,4 @@
-"""In process, no HTTP: timeline, 360 view and RFM on a read-model file a bench run left behind
+"""In process, no HTTP: timeline, 360 view, RFM and the built-in funnels on a read-model file a bench run left behind
 (`--keep-work`, or a failed run), one call after another.
 
     python -m bench.file_reads WORK/readmodels.duckdb [seconds per query] [changes per second]
@@ -15,6 +15,8 @@ itself, without uvicorn, pydantic responses or queueing, on the tenant with the 
   breakpoints come from the cache or are computed over the whole tenant. Measured twice: as
   the service runs (a large tenant keeps its breakpoints for a while, readmodels/rfm.py), and
   with every change recomputing them (what a tenant below ``large_tenants.CUSTOMERS`` does).
+* ``lead_funnel``, ``stage_funnel``: the lead funnel and the default pipeline's stage funnel
+  over the routes' default period (the last 365 days) and conversion window (90 days).
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ import random
 import sys
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from bench import rfm_baseline
 from bench.stats import latency_ms
-from readmodels import customer360, large_tenants, lead_scores, rfm, tenant_changes
+from readmodels import customer360, funnels, large_tenants, lead_scores, pipelines, rfm, tenant_changes
 from readmodels.customer360 import customer_360
 from readmodels.leads import settings
 from readmodels.store import ReadStore
@@ -104,6 +106,15 @@ def busiest_tenant(store: ReadStore, sample: int) -> tuple[str, int, list]:
     return tenant, customers, ids
 
 
+def _funnels(store: ReadStore, tenant: str, seconds: float) -> dict:
+    end = datetime.now(timezone.utc)
+    start, window = end - timedelta(days=365), timedelta(days=90)
+    stages = funnels.stage_funnel(pipelines.get_pipeline(store.reader(), tenant, None), window)
+    return {name: _timed(lambda: funnels.run(store.reader(), tenant, funnel, start, end), seconds)
+            for name, funnel in (("lead_funnel", funnels.lead_funnel(window)),
+                                 ("stage_funnel", stages))}
+
+
 def measure(path: Path, seconds: float, changes_per_s: float = 20) -> dict:
     store = ReadStore(path)
     try:
@@ -117,6 +128,7 @@ def measure(path: Path, seconds: float, changes_per_s: float = 20) -> dict:
             "customer_360_parts": _parts(store, tenant, pick, seconds),
             "customer_360_while_orders": _while_orders(store, tenant, pick, seconds, changes_per_s),
             "rfm_against_bare_duckdb": rfm_baseline.measure(store, tenant, seconds / 2),
+            **_funnels(store, tenant, seconds),
         }
     finally:
         store.close()

@@ -43,6 +43,7 @@ def test_the_read_probe_times_each_part_of_the_360_view_while_the_tenant_changes
     during = figures["customer_360_while_orders"]
     assert during["changes"] > 0 and during["customer_360"]["samples"] > 0
     assert during["customer_360_breakpoints_always_recomputed"]["samples"] > 0
+    assert figures["lead_funnel"]["samples"] > 0 and figures["stage_funnel"]["samples"] > 0
 
 
 def test_the_segment_probe_evaluates_every_kind_of_rule_and_leaves_the_file_unchanged(readmodels_file):
