@@ -8,7 +8,7 @@ view's time goes (docs/PERFORMANCE.md): it measures the per-request cost of the 
 itself, without uvicorn, pydantic responses or queueing, on the tenant with the most customers.
 
 * ``customer_360_parts``: each of the view's statements timed alone (the profile row, the
-  lists' union, the lead score, the RFM breakpoints from the cache), for the same customers.
+  lists' union with the lead score, the RFM breakpoints from the cache), for the same customers.
 * ``customer_360_while_orders``: the view while a thread renews the tenant's RFM change token
   ``changes per second`` times a second (default 20), as each batch with an order does on a
   live node (:func:`readmodels.tenant_changes.record`); that is what decides whether the RFM
@@ -31,7 +31,7 @@ from pathlib import Path
 
 from bench import rfm_baseline
 from bench.stats import latency_ms
-from readmodels import customer360, funnels, large_tenants, lead_scores, pipelines, rfm, tenant_changes
+from readmodels import customer360, funnels, large_tenants, pipelines, rfm, tenant_changes
 from readmodels.customer360 import customer_360
 from readmodels.leads import settings
 from readmodels.store import ReadStore
@@ -59,11 +59,8 @@ def _parts(store: ReadStore, tenant: str, pick, seconds: float) -> dict:
     return {
         "profile": _timed(lambda: store.reader().execute(customer360.MAIN, params()).fetchall(),
                           seconds),
-        "lists": _timed(lambda: store.reader().execute(
-            customer360.PARTS_SQL, {"customer": pick(), "tenant": tenant}).fetchall(), seconds),
-        "lead_score": _timed(lambda: lead_scores.score_of_customer(
-            store.reader(), tenant, pick(), datetime.now(timezone.utc), history=False,
-            rules=rules), seconds),
+        "lists": _timed(lambda: store.reader().execute(*customer360.lists_sql(
+            tenant, pick(), rules, datetime.now(timezone.utc))).fetchall(), seconds),
         "rfm_breakpoints": _timed(lambda: rfm.breakpoints(
             store.reader(), tenant, datetime.now(timezone.utc)), seconds),
     }

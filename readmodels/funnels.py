@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from readmodels.rows import positional
+
 OPS = ("eq", "neq", "in", "contains", "gt", "gte", "lt", "lte")
 SUBJECTS = {"customer": "customer_id", "aggregate": "aggregate_id"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
@@ -171,20 +173,6 @@ def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
     return sql, params
 
 
-def _bind(sql: str, params: list[Any], named: dict[str, Any]) -> tuple[str, list[Any]]:
-    """Positional parameters in text order: ``$name`` placeholders become ``?`` with their value."""
-    out: list[Any] = []
-    pieces = re.split(r"(\$[a-z]+|\?)", sql)
-    values = iter(params)
-    for i, piece in enumerate(pieces):
-        if piece == "?":
-            out.append(next(values))
-        elif piece.startswith("$") and piece[1:] in named:
-            out.append(named[piece[1:]])
-            pieces[i] = "?"
-    return "".join(pieces), out
-
-
 def _summary(rows: list[tuple], steps: tuple[Step, ...]) -> dict[str, Any]:
     by_step = {row[1]: row for row in rows}
     entered = by_step[1][2] if 1 in by_step else 0
@@ -213,12 +201,12 @@ def run(db, tenant_id: str, funnel: Funnel, start: datetime, end: datetime) -> d
     funnel.check()
     named = {"tenant": tenant_id, "start": start, "end": end,
              "window": funnel.window.total_seconds(), "breakdown": f"$.{funnel.breakdown}"}
-    sql, params = _bind(*_sql(funnel, grouped=False), named)
+    sql, params = positional(*_sql(funnel, grouped=False), named)
     overall = _summary(db.execute(sql, params).fetchall(), funnel.steps)
     result = {"name": funnel.name, "subject": funnel.subject, "from": start, "to": end,
               "window_seconds": funnel.window.total_seconds(), **overall}
     if funnel.breakdown:
-        sql, params = _bind(*_sql(funnel, grouped=True), named)
+        sql, params = positional(*_sql(funnel, grouped=True), named)
         groups: dict[Any, list[tuple]] = {}
         for row in db.execute(sql, params).fetchall():
             groups.setdefault(row[0], []).append(row)

@@ -159,24 +159,38 @@ def top_scores(db, tenant_id: str, now: datetime, *, min_score: int = 0,
     return keyset.page([dict(zip(columns, row)) for row in rows.fetchall()], limit, ("score", "id"))
 
 
+SCORE_FIELDS = ("score", "earned", "silence_points", "last_activity_at", "reasons")
+
+
+def customer_score_sql(rules: list[dict], tenant_id: str, customer_id: UUID,
+                       now: datetime) -> tuple[str, list]:
+    """One customer's row of :data:`SCORE_FIELDS` (and more), for :func:`score_result`; no row
+    for an archived or unknown customer. The 360 view reads it in the statement of its lists."""
+    return _scores_sql(rules, tenant_id, now, [customer_id], reasons=True)
+
+
+def score_result(row: dict[str, Any]) -> dict[str, Any]:
+    """The score of a :func:`customer_score_sql` row, with its reasons: points per rule, then
+    the silence rules' points."""
+    reasons = [{"rule": rule, "points": int(total), "times": int(times)}
+               for rule, total, times in row["reasons"] or []]
+    if row["silence_points"]:
+        reasons.append({"rule": "silence", "points": row["silence_points"], "times": 1})
+    return {"score": row["score"], "earned": row["earned"], "silence_points": row["silence_points"],
+            "last_activity_at": row["last_activity_at"], "reasons": reasons}
+
+
 def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,
                       history: bool = True, rules: list[dict] | None = None) -> dict[str, Any] | None:
     """The score with its reasons (points per rule) and its history (the score after each
     scored event, under the current rules); None for an archived or unknown customer.
     ``rules``: the tenant's scoring rules when the caller read them already."""
     rules = settings(db, tenant_id)["scoring_rules"] if rules is None else rules
-    sql, params = _scores_sql(rules, tenant_id, now, [customer_id], reasons=True)
-    row = db.execute(f"SELECT score, earned, silence_points, last_activity_at, reasons FROM ({sql})",
-                     params).fetchone()
+    sql, params = customer_score_sql(rules, tenant_id, customer_id, now)
+    row = db.execute(f"SELECT {', '.join(SCORE_FIELDS)} FROM ({sql})", params).fetchone()
     if row is None:
         return None
-    score, earned, silence_points, last_activity_at, found = row
-    reasons = [{"rule": rule, "points": int(total), "times": int(times)}
-               for rule, total, times in found or []]
-    if silence_points:
-        reasons.append({"rule": "silence", "points": silence_points, "times": 1})
-    result = {"score": score, "earned": earned, "silence_points": silence_points,
-              "last_activity_at": last_activity_at, "reasons": reasons}
+    result = score_result(dict(zip(SCORE_FIELDS, row)))
     if history:
         with_them, one_params = _with_customers([customer_id])
         points_sql, points_params = _points(rules, tenant_id, [customer_id])

@@ -38,7 +38,7 @@ def test_the_read_probe_times_each_part_of_the_360_view_while_the_tenant_changes
 
     assert figures["tenant_customers"] == 3
     parts = figures["customer_360_parts"]
-    assert set(parts) == {"profile", "lists", "lead_score", "rfm_breakpoints"}
+    assert set(parts) == {"profile", "lists", "rfm_breakpoints"}
     assert all(part["samples"] > 0 for part in parts.values())
     during = figures["customer_360_while_orders"]
     assert during["changes"] > 0 and during["customer_360"]["samples"] > 0
