@@ -1,5 +1,5 @@
-"""In process, no HTTP: timeline, 360 view, RFM and the built-in funnels on a read-model file a bench run left behind
-(`--keep-work`, or a failed run), one call after another.
+"""In process, no HTTP: timeline, 360 view, RFM and the built-in funnels on a read-model file
+a bench run left behind (`--keep-work`, or a failed run), one call after another.
 
     python -m bench.file_reads WORK/readmodels.duckdb [seconds per query] [changes per second]
 

@@ -92,9 +92,9 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
-def _condition(f: Filter, extracted: str) -> tuple[str, list[Any]]:
+def _condition(f: Filter, extracted: str | None) -> tuple[str, list[Any]]:
     """The filter on ``extracted``, the column holding its property as json_extract_string
-    gives it (``contains`` reads the JSON itself)."""
+    gives it (``contains`` reads the JSON itself: no column)."""
     if f.op == "eq" and f.value is None:
         return f"{extracted} IS NULL", []
     if f.op == "eq":
@@ -144,7 +144,7 @@ def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
         where = ["event_type = ?"]
         params.append(step.event_type)
         for f in step.filters:
-            condition, values = _condition(f, columns.get(f.property, ""))
+            condition, values = _condition(f, columns.get(f.property))
             where.append(condition)
             params += values
         ctes.append(f"s{k} AS (SELECT * FROM ev WHERE {' AND '.join(where)})")
