@@ -18,7 +18,7 @@ What makes it cost a few milliseconds rather than a pass over the tenant:
   at 100k customers the nine parts took 15.3 ms as nine statements and 11.5 ms
   as the union (docs/PERFORMANCE.md). Other ways of putting the parts in one
   statement planned slower than the union: a scalar subquery per part, a cross
-  join of one-row aggregates. The lead score joined the union later (p50 ~2 ms
+  join of one-row aggregates. The lead score joined the union later (p50 ~1-2 ms
   less than as a statement of its own); it needs the scoring rules, which come
   with the profile row, so the view is two statements.
 
