@@ -5,7 +5,8 @@ about, the customer it concerns, and its data as JSON properties (filters and
 breakdowns read them). Deal stage changes also get a derived
 ``Opportunity.StageEntered`` row (from Opened, StageMoved and Reopened, and
 Won/Lost when the deal moved into a won/lost stage), so "entered stage X" is
-one event type whatever caused it. ``seq`` orders rows (the log position
+one event type whatever caused it. ``stage`` and ``pipeline_id`` are also columns of their
+own (readmodels/funnels.py, TYPED). ``seq`` orders rows (the log position
 twice, plus one for a derived row) to break ties between events of one moment. Bulky lists (a campaign's audience) are
 left out of the properties.
 """
@@ -16,6 +17,7 @@ import orjson
 
 from projections.envelope import Envelope
 from readmodels.changes import Append, Change
+from readmodels.funnels import typed_columns
 
 NAME = "funnel_events"
 FOLLOWED = ("Customer.", "Opportunity.", "Quote.", "Contract.", "Campaign.", "Task.")
@@ -31,7 +33,7 @@ def _row(e: Envelope, event_type: str, properties: dict, derived: bool = False) 
         "event_id": e.event_id,
         "event_type": event_type, "occurred_at": e.data.get("occurred_at") or e.occurred_at,
         "aggregate_id": e.stream, "customer_id": customer,
-        "properties": orjson.dumps(properties).decode()})
+        "properties": orjson.dumps(properties).decode(), **typed_columns(properties)})
 
 
 def handle(e: Envelope) -> list[Change]:

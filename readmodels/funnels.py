@@ -24,12 +24,17 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import duckdb
+import orjson
+
 from readmodels.rows import positional
 
 OPS = ("eq", "neq", "in", "contains", "gt", "gte", "lt", "lte")
 SUBJECTS = {"customer": "customer_id", "aggregate": "aggregate_id"}
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 NONE = "(none)"
+# Properties funnel_events keeps in columns of their own too (the built-in funnels filter on them).
+TYPED = ("stage", "pipeline_id")
 
 
 class FunnelError(ValueError):
@@ -92,6 +97,13 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def typed_columns(properties: dict[str, Any]) -> dict[str, str | None]:
+    """An event's :data:`TYPED` columns: each property as json_extract_string reads it from the
+    event's JSON properties, so that a filter on the column and on the JSON agree."""
+    return {name: None if (value := properties.get(name)) is None else
+            value if isinstance(value, str) else orjson.dumps(value).decode() for name in TYPED}
+
+
 def _condition(f: Filter, extracted: str | None) -> tuple[str, list[Any]]:
     """The filter on ``extracted``, the column holding its property as json_extract_string
     gives it (``contains`` reads the JSON itself: no column)."""
@@ -110,35 +122,46 @@ def _condition(f: Filter, extracted: str | None) -> tuple[str, list[Any]]:
     return f"TRY_CAST({extracted} AS DOUBLE) {symbol} ?", [float(f.value)]
 
 
-def _events(funnel: Funnel) -> tuple[str, dict[str, str], list[Any]]:
-    """The ``ev`` CTE: the tenant's events of the steps' types, each property a filter reads
-    extracted once per event (only from the events of the steps that read it) rather than by
-    every step and by the filters DuckDB pushes into the CTE: parsing JSON was most of the lead
-    funnel's time (docs/PERFORMANCE.md). Returns (SQL, property -> its column, params)."""
+def _events(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, dict[str, str], list[Any]]:
+    """The ``ev`` CTE: the tenant's events of the steps' types with a column per property a
+    filter reads. A property of :data:`TYPED` is the table's own column (with ``typed``); any
+    other is extracted once per event, only from the events of the steps that read it, rather
+    than by every step and by the filters DuckDB pushes into the CTE. Parsing JSON was most of
+    the lead funnel's time (docs/PERFORMANCE.md), and a funnel whose filters and breakdown are
+    all typed does not read the JSON at all. Returns (SQL, property -> its column, params)."""
     read: dict[str, set[str]] = {}
     for step in funnel.steps:
         for f in step.filters:
             if f.op != "contains":
                 read.setdefault(f.property, set()).add(step.event_type)
-    columns = {name: f"p{i}" for i, name in enumerate(sorted(read))}
-    extracts, params = [], []
-    for name, column in columns.items():
+    columns, extracts, params = {}, [], []
+    for name in sorted(read):
+        if typed and name in TYPED:
+            columns[name] = name
+            extracts.append(f", {name}")
+            continue
+        columns[name] = column = f"p{len(columns)}"
         types = sorted(read[name])
         extracts.append(f", CASE WHEN event_type IN ({', '.join('?' for _ in types)}) "
                         f"THEN json_extract_string(properties, ?) END AS {column}")
         params += [*types, f"$.{name}"]
+    if grouped and typed and funnel.breakdown in TYPED and funnel.breakdown not in columns:
+        extracts.append(f", {funnel.breakdown}")
+    if any(f.op == "contains" for step in funnel.steps for f in step.filters) or (
+            grouped and not (typed and funnel.breakdown in TYPED)):
+        extracts.append(", properties")
     types = sorted({step.event_type for step in funnel.steps})
     params += types
     subject = SUBJECTS[funnel.subject]
-    return (f"ev AS MATERIALIZED (SELECT {subject} AS subject, occurred_at AS t, seq, event_type, "
-            f"properties{''.join(extracts)} FROM funnel_events WHERE tenant_id = $tenant "
+    return (f"ev AS MATERIALIZED (SELECT {subject} AS subject, occurred_at AS t, seq, event_type"
+            f"{''.join(extracts)} FROM funnel_events WHERE tenant_id = $tenant "
             f"AND {subject} IS NOT NULL AND event_type IN ({', '.join('?' for _ in types)}))",
             columns, params)
 
 
-def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
+def _sql(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, list[Any]]:
     """The whole funnel as one statement: a CTE per step, then one row per (group, step)."""
-    ev, columns, params = _events(funnel)
+    ev, columns, params = _events(funnel, grouped, typed)
     ctes = [ev]
     for k, step in enumerate(funnel.steps, start=1):
         where = ["event_type = ?"]
@@ -148,7 +171,8 @@ def _sql(funnel: Funnel, grouped: bool) -> tuple[str, list[Any]]:
             where.append(condition)
             params += values
         ctes.append(f"s{k} AS (SELECT * FROM ev WHERE {' AND '.join(where)})")
-    group = "json_extract_string(properties, $breakdown)" if grouped else "NULL"
+    group = "NULL" if not grouped else funnel.breakdown if typed and funnel.breakdown in TYPED \
+        else "json_extract_string(properties, $breakdown)"
     ctes.append(f"r1 AS (SELECT subject, t, seq, t AS t0, {group} AS grp FROM s1 "
                 "WHERE t >= $start AND t < $end "
                 "QUALIFY row_number() OVER (PARTITION BY subject ORDER BY t, seq) = 1)")
@@ -201,12 +225,21 @@ def run(db, tenant_id: str, funnel: Funnel, start: datetime, end: datetime) -> d
     funnel.check()
     named = {"tenant": tenant_id, "start": start, "end": end,
              "window": funnel.window.total_seconds(), "breakdown": f"$.{funnel.breakdown}"}
-    sql, params = positional(*_sql(funnel, grouped=False), named)
+    try:
+        return _run(db, funnel, named, typed=True)
+    except duckdb.BinderException:
+        # A file made before the TYPED columns serves its old table until the rebuild to the
+        # new shape (started at startup, workers/rebuilds.py) switches it in.
+        return _run(db, funnel, named, typed=False)
+
+
+def _run(db, funnel: Funnel, named: dict[str, Any], typed: bool) -> dict[str, Any]:
+    sql, params = positional(*_sql(funnel, False, typed), named)
     overall = _summary(db.execute(sql, params).fetchall(), funnel.steps)
-    result = {"name": funnel.name, "subject": funnel.subject, "from": start, "to": end,
-              "window_seconds": funnel.window.total_seconds(), **overall}
+    result = {"name": funnel.name, "subject": funnel.subject, "from": named["start"],
+              "to": named["end"], "window_seconds": funnel.window.total_seconds(), **overall}
     if funnel.breakdown:
-        sql, params = positional(*_sql(funnel, grouped=True), named)
+        sql, params = positional(*_sql(funnel, True, typed), named)
         groups: dict[Any, list[tuple]] = {}
         for row in db.execute(sql, params).fetchall():
             groups.setdefault(row[0], []).append(row)

@@ -47,10 +47,13 @@ SALES_TABLES: dict[str, dict[str, tuple[str, tuple[str, ...] | None, tuple[str, 
             renewals INTEGER, reason VARCHAR, created_at TIMESTAMPTZ, updated_at TIMESTAMPTZ""",
             ("id",), ("tenant_id",)),
     },
+    # stage and pipeline_id: those properties again as text, so that the built-in funnels filter
+    # on them without parsing each event's JSON (readmodels/funnels.py, TYPED).
     "funnel_events": {
         "funnel_events": ("""
             tenant_id VARCHAR, position BIGINT, seq BIGINT, event_id VARCHAR, event_type VARCHAR,
-            occurred_at TIMESTAMPTZ, aggregate_id UUID, customer_id UUID, properties JSON""",
+            occurred_at TIMESTAMPTZ, aggregate_id UUID, customer_id UUID, properties JSON,
+            stage VARCHAR, pipeline_id VARCHAR""",
             None, ("tenant_id",)),
     },
 }
