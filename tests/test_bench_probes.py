@@ -1,5 +1,5 @@
-"""The in-process probes of bench/ (`python -m bench.file_reads`, `python -m bench.segment_refresh`)
-run on a file a service left behind and measure what they say they measure."""
+"""The in-process probes of bench/ (`python -m bench.file_reads`, `python -m bench.segment_refresh`,
+`python -m bench.ab`) run on a file a service left behind and measure what they say they measure."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from bench import file_reads, segment_refresh
+from bench import ab, file_reads, segment_refresh
 from commands.settings import Settings
+from readmodels import timeline
 from tests.conftest import _tenant
 
 
@@ -56,3 +57,28 @@ def test_the_segment_probe_evaluates_every_kind_of_rule_and_leaves_the_file_unch
         assert {case: figures[rule][case]["samples"] for case in figures[rule]} == {
             "everyone": 3, "1_customer": 3, "10_customers": 3}
     assert readmodels_file.read_bytes() == before
+
+
+def test_the_ab_probe_runs_a_revision_beside_the_working_tree_on_the_same_customers(readmodels_file):
+    figures = ab.compare(readmodels_file, "HEAD", rounds=2, calls=3)
+
+    assert set(figures["queries"]) == {"customer_360", "timeline", "lead_funnel", "stage_funnel"}
+    for rounds in figures["queries"].values():
+        assert len(rounds) == 2
+        assert all(r["old"]["samples"] == r["new"]["samples"] == 3 for r in rounds)
+    old = ab.at_revision("readmodels.timeline", "HEAD")
+    assert old.__name__ == "readmodels.timeline@HEAD" and old.timeline is not timeline.timeline
+
+
+def test_the_ab_probe_refuses_versions_that_answer_differently(readmodels_file, monkeypatch):
+    real = ab.at_revision
+
+    def other_answers(name, revision):
+        module = real(name, revision)
+        if name == "readmodels.timeline":
+            module.timeline = lambda *args, **kwargs: {"items": []}
+        return module
+
+    monkeypatch.setattr(ab, "at_revision", other_answers)
+    with pytest.raises(SystemExit, match="timeline: the two versions answer differently"):
+        ab.compare(readmodels_file, "HEAD", rounds=1, calls=1, only=["timeline"])
