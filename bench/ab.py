@@ -61,6 +61,7 @@ def queries(store: ReadStore, tenant: str) -> dict:
             db, tenant, m.lead_funnel(window), start, end)),
         "stage_funnel": ("readmodels.funnels", lambda m, db, c: m.run(
             db, tenant, m.stage_funnel(pipeline, window), start, end)),
+        "pipeline_board": ("readmodels.pipelines", lambda m, db, c: m.board(db, tenant, pipeline, end)),
     }
 
 
@@ -126,8 +127,8 @@ def main() -> None:
     parser.add_argument("revision", help="the git revision of the old version, e.g. HEAD or a commit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=100, help="calls of each version per round")
-    parser.add_argument("--only", help="queries, comma-separated (default: all of "
-                                       "customer_360, timeline, lead_funnel, stage_funnel)")
+    parser.add_argument("--only", help="queries, comma-separated (default: all of customer_360, "
+                                       "timeline, lead_funnel, stage_funnel, pipeline_board)")
     args = parser.parse_args()
     figures = compare(args.file, args.revision, args.rounds, args.calls,
                       args.only.split(",") if args.only else None)
