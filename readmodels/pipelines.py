@@ -102,35 +102,44 @@ def board(db, tenant_id: str, pipeline: dict[str, Any], as_of: datetime, stage: 
         weighted = row.pop("weighted")
         by_stage.setdefault(row.pop("stage"), []).append(
             {**row, "total": str(row["total"]), "weighted_total": str(percent_of(weighted, 1))})
-    columns = []
-    for s in pipeline["stages"]:
-        if stage is not None and s["id"] != stage:
-            continue
-        if s["archived"] and s["id"] not in by_stage and stage is None:
-            continue
-        page = _column(db, tenant_id, pid, s, as_of, cursor if stage else None, limit)
-        columns.append({"stage": s["id"], "name": s["name"], "kind": s["kind"],
-                        "probability": s["probability"], "rotting_days": s["rotting_days"],
-                        "archived": s["archived"],
-                        "count": sum(t["count"] for t in by_stage.get(s["id"], [])),
-                        "totals": by_stage.get(s["id"], []),
-                        "deals": page["items"], "next_cursor": page["next_cursor"]})
+    shown = [s for s in pipeline["stages"] if (stage is None or s["id"] == stage)
+             and not (s["archived"] and s["id"] not in by_stage and stage is None)]
+    pages = _pages(db, tenant_id, pid, shown, as_of, cursor if stage else None, limit)
+    columns = [{"stage": s["id"], "name": s["name"], "kind": s["kind"],
+                "probability": s["probability"], "rotting_days": s["rotting_days"],
+                "archived": s["archived"],
+                "count": sum(t["count"] for t in by_stage.get(s["id"], [])),
+                "totals": by_stage.get(s["id"], []),
+                "deals": pages[s["id"]]["items"], "next_cursor": pages[s["id"]]["next_cursor"]}
+               for s in shown]
     return {"pipeline_id": pid, "name": pipeline["name"], "as_of": as_of, "stages": columns}
 
 
-def _column(db, tenant_id: str, pid: UUID | None, stage: dict[str, Any], as_of: datetime,
-            cursor: str | None, limit: int) -> dict[str, Any]:
-    where = ["tenant_id = ?", "pipeline_id IS NOT DISTINCT FROM ?", "stage = ?"]
-    params: list[Any] = [tenant_id, pid, stage["id"]]
-    if stage["kind"] == "open":
-        where.append("status = 'open'")
+def _pages(db, tenant_id: str, pid: UUID | None, stages: list[dict[str, Any]], as_of: datetime,
+           cursor: str | None, limit: int) -> dict[str, dict[str, Any]]:
+    """Stage id -> the first page of its deals (after ``cursor``). One statement, a ``UNION ALL``
+    of a top-N per stage: a statement per stage cost its planning each, and one window over all
+    the deals sorted them all (docs/PERFORMANCE.md). An open stage lists its open deals, a won or
+    lost stage the deals closed into it."""
+    after, after_params = "", []
     if cursor:
         entered_at, last_id = keyset.decode(cursor, 2)
-        where.append("(stage_entered_at, id) > (?::TIMESTAMPTZ, ?::UUID)")
-        params += [entered_at, last_id]
-    rows = as_dicts(db.execute(
-        f"SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE {' AND '.join(where)} "
-        "ORDER BY stage_entered_at, id LIMIT ?", params + [limit + 1]))
-    page = keyset.page(rows, limit, ("stage_entered_at", "id"))
-    page["items"] = [_deal(row, stage["rotting_days"], as_of) for row in page["items"]]
-    return page
+        after, after_params = " AND (stage_entered_at, id) > (?::TIMESTAMPTZ, ?::UUID)", [entered_at, last_id]
+    parts, params = [], []
+    for s in stages:
+        only_open = " AND status = 'open'" if s["kind"] == "open" else ""
+        parts.append(f"(SELECT {', '.join(DEAL_COLUMNS)} FROM deals WHERE tenant_id = ? "
+                     f"AND pipeline_id IS NOT DISTINCT FROM ? AND stage = ?{only_open}{after} "
+                     "ORDER BY stage_entered_at, id LIMIT ?)")
+        params += [tenant_id, pid, s["id"], *after_params, limit + 1]
+    rows = as_dicts(db.execute(f"{' UNION ALL '.join(parts)} ORDER BY stage, stage_entered_at, id",
+                               params)) if parts else []
+    by_stage: dict[str, list[dict[str, Any]]] = {s["id"]: [] for s in stages}
+    for row in rows:
+        by_stage[row["stage"]].append(row)
+    pages = {}
+    for s in stages:
+        page = keyset.page(by_stage[s["id"]], limit, ("stage_entered_at", "id"))
+        page["items"] = [_deal(row, s["rotting_days"], as_of) for row in page["items"]]
+        pages[s["id"]] = page
+    return pages
