@@ -124,7 +124,8 @@ def _pages(db, tenant_id: str, pid: UUID | None, stages: list[dict[str, Any]], a
     after, after_params = "", []
     if cursor:
         entered_at, last_id = keyset.decode(cursor, 2)
-        after, after_params = " AND (stage_entered_at, id) > (?::TIMESTAMPTZ, ?::UUID)", [entered_at, last_id]
+        after = " AND (stage_entered_at, id) > (?::TIMESTAMPTZ, ?::UUID)"
+        after_params = [entered_at, last_id]
     parts, params = [], []
     for s in stages:
         only_open = " AND status = 'open'" if s["kind"] == "open" else ""
