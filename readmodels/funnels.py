@@ -122,13 +122,15 @@ def _condition(f: Filter, extracted: str | None) -> tuple[str, list[Any]]:
     return f"TRY_CAST({extracted} AS DOUBLE) {symbol} ?", [float(f.value)]
 
 
-def _events(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, dict[str, str], list[Any]]:
+def _events(funnel: Funnel, grouped: bool,
+            typed: bool) -> tuple[str, dict[str, str], str, list[Any]]:
     """The ``ev`` CTE: the tenant's events of the steps' types with a column per property a
     filter reads. A property of :data:`TYPED` is the table's own column (with ``typed``); any
     other is extracted once per event, only from the events of the steps that read it, rather
     than by every step and by the filters DuckDB pushes into the CTE. Parsing JSON was most of
     the lead funnel's time (docs/PERFORMANCE.md), and a funnel whose filters and breakdown are
-    all typed does not read the JSON at all. Returns (SQL, property -> its column, params)."""
+    all typed does not read the JSON at all. Returns (SQL, property -> its column, the
+    breakdown's expression over ``ev`` or NULL, params)."""
     read: dict[str, set[str]] = {}
     for step in funnel.steps:
         for f in step.filters:
@@ -145,10 +147,15 @@ def _events(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, dict[str, 
         extracts.append(f", CASE WHEN event_type IN ({', '.join('?' for _ in types)}) "
                         f"THEN json_extract_string(properties, ?) END AS {column}")
         params += [*types, f"$.{name}"]
-    if grouped and typed and funnel.breakdown in TYPED and funnel.breakdown not in columns:
-        extracts.append(f", {funnel.breakdown}")
-    if any(f.op == "contains" for step in funnel.steps for f in step.filters) or (
-            grouped and not (typed and funnel.breakdown in TYPED)):
+    group = "NULL"
+    if grouped and typed and funnel.breakdown in TYPED:
+        group = funnel.breakdown
+        if group not in columns:
+            extracts.append(f", {group}")
+    elif grouped:
+        group = "json_extract_string(properties, $breakdown)"
+    if "properties" in group or any(f.op == "contains" for step in funnel.steps
+                                    for f in step.filters):
         extracts.append(", properties")
     types = sorted({step.event_type for step in funnel.steps})
     params += types
@@ -156,12 +163,12 @@ def _events(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, dict[str, 
     return (f"ev AS MATERIALIZED (SELECT {subject} AS subject, occurred_at AS t, seq, event_type"
             f"{''.join(extracts)} FROM funnel_events WHERE tenant_id = $tenant "
             f"AND {subject} IS NOT NULL AND event_type IN ({', '.join('?' for _ in types)}))",
-            columns, params)
+            columns, group, params)
 
 
 def _sql(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, list[Any]]:
     """The whole funnel as one statement: a CTE per step, then one row per (group, step)."""
-    ev, columns, params = _events(funnel, grouped, typed)
+    ev, columns, group, params = _events(funnel, grouped, typed)
     ctes = [ev]
     for k, step in enumerate(funnel.steps, start=1):
         where = ["event_type = ?"]
@@ -171,8 +178,6 @@ def _sql(funnel: Funnel, grouped: bool, typed: bool) -> tuple[str, list[Any]]:
             where.append(condition)
             params += values
         ctes.append(f"s{k} AS (SELECT * FROM ev WHERE {' AND '.join(where)})")
-    group = "NULL" if not grouped else funnel.breakdown if typed and funnel.breakdown in TYPED \
-        else "json_extract_string(properties, $breakdown)"
     ctes.append(f"r1 AS (SELECT subject, t, seq, t AS t0, {group} AS grp FROM s1 "
                 "WHERE t >= $start AND t < $end "
                 "QUALIFY row_number() OVER (PARTITION BY subject ORDER BY t, seq) = 1)")
