@@ -26,10 +26,9 @@ import subprocess
 import sys
 import time
 import types
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
-from bench.file_reads import busiest_tenant
+from bench.file_reads import busiest_tenant, funnel_period
 from bench.stats import latency_ms
 from readmodels import pipelines
 from readmodels.store import ReadStore
@@ -51,8 +50,7 @@ def at_revision(name: str, revision: str) -> types.ModuleType:
 
 def queries(store: ReadStore, tenant: str) -> dict:
     """query -> (module name, call(module, db, customer)); the funnels ignore the customer."""
-    end = datetime.now(timezone.utc)
-    start, window = end - timedelta(days=365), timedelta(days=90)
+    start, end, window = funnel_period()
     pipeline = pipelines.get_pipeline(store.reader(), tenant, None)
     return {
         "customer_360": ("readmodels.customer360", lambda m, db, c: m.customer_360(db, tenant, c)),

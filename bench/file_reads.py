@@ -103,9 +103,14 @@ def busiest_tenant(store: ReadStore, sample: int) -> tuple[str, int, list]:
     return tenant, customers, ids
 
 
-def _funnels(store: ReadStore, tenant: str, seconds: float) -> dict:
+def funnel_period() -> tuple[datetime, datetime, timedelta]:
+    """(from, to, conversion window) the funnel routes default to: the last 365 days, 90 days."""
     end = datetime.now(timezone.utc)
-    start, window = end - timedelta(days=365), timedelta(days=90)
+    return end - timedelta(days=365), end, timedelta(days=90)
+
+
+def _funnels(store: ReadStore, tenant: str, seconds: float) -> dict:
+    start, end, window = funnel_period()
     stages = funnels.stage_funnel(pipelines.get_pipeline(store.reader(), tenant, None), window)
     return {name: _timed(lambda: funnels.run(store.reader(), tenant, funnel, start, end), seconds)
             for name, funnel in (("lead_funnel", funnels.lead_funnel(window)),
