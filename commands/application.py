@@ -12,6 +12,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -23,6 +24,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, RecordConflictError, Transcoding
 
 from commands.aggregate_batches import current_aggregates
+from commands.aggregate_turns import AggregateTurns
 from commands.errors import Conflict, IdempotencyKeyReused, NotFound
 from commands.group_commit import GroupCommit
 from commands.idempotency import AnsweredRequest, request_id
@@ -33,6 +35,7 @@ A = TypeVar("A", bound=CrmAggregate)
 # An unconditional command that lost a race for its aggregate is decided again for up to
 # this long. Each round of a race has one winner, so n writers racing for one customer need n
 # rounds: a count of retries starved the unlucky ones of a busy aggregate (24 writers: 409s).
+# Within a process they take turns instead (AggregateTurns), so this decides between processes.
 RETRY_FOR_S = 3.0
 # Between tries a loser waits a random share of this, doubling per try up to 32 ms, so the
 # racers spread out instead of colliding again at once.
@@ -120,6 +123,7 @@ class Crm(Application):
     def __init__(self, event_store_url: str, group_commit: bool = True) -> None:
         self.event_store_url = event_store_url
         self._saved = threading.Condition()
+        self._turns = AggregateTurns()  # unconditional commands on one aggregate queue up
         super().__init__(env=event_store_env(event_store_url))
         # Without group commit every command is its own transaction (the library's
         # plain save): kept switchable so the benchmark can measure the difference.
@@ -178,21 +182,22 @@ class Crm(Application):
         if idempotency and (answer := self._answered(meta, idempotency)):
             return answer
         retry = expected_version is None and not also
-        give_up_at = time.monotonic() + RETRY_FOR_S
-        for attempt in itertools.count():
-            if retry and also:
-                also.clear()  # what act added last time
-            aggregate = self.load(kind, aggregate_id, meta.tenant_id)
-            if expected_version is not None and expected_version != aggregate.version:
-                raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
-                               f"not {expected_version}", aggregate.version)
-            act(aggregate)
-            try:
-                return self._save(aggregate, meta, idempotency, also)
-            except Conflict:
-                if not retry or time.monotonic() > give_up_at:
-                    raise
-                time.sleep(random.uniform(0, RETRY_WAIT_S * 2 ** min(attempt, 5)))
+        with self._turns.turn(aggregate_id, RETRY_FOR_S) if retry else nullcontext():
+            give_up_at = time.monotonic() + RETRY_FOR_S
+            for attempt in itertools.count():
+                if retry and also:
+                    also.clear()  # what act added last time
+                aggregate = self.load(kind, aggregate_id, meta.tenant_id)
+                if expected_version is not None and expected_version != aggregate.version:
+                    raise Conflict(f"the {kind.__name__.lower()} is at version {aggregate.version}, "
+                                   f"not {expected_version}", aggregate.version)
+                act(aggregate)
+                try:
+                    return self._save(aggregate, meta, idempotency, also)
+                except Conflict:
+                    if not retry or time.monotonic() > give_up_at:
+                        raise
+                    time.sleep(random.uniform(0, RETRY_WAIT_S * 2 ** min(attempt, 5)))
         raise AssertionError("unreachable")
 
     def load(self, kind: type[A], aggregate_id: UUID, tenant_id: str,

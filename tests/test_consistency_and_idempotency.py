@@ -10,7 +10,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from commands import customers as handlers
-from commands.application import Idempotency
+from commands.aggregate_turns import AggregateTurns
+from commands.application import Crm, Idempotency
 from commands.errors import Conflict
 from domain.base import Meta
 from domain.customer import Customer
@@ -107,14 +108,59 @@ def test_concurrent_unconditional_commands_all_succeed(shop):
 
 
 def test_many_writers_racing_for_one_customer_all_land(shop):
-    """Each round of a race has one winner; the losers wait a random, growing while before
-    trying again (``RETRY_WAIT_S``), or the same ones collide until their retries run out."""
+    """In one process they take turns (``AggregateTurns``) rather than all loading one version."""
     ada = shop.register()
     path = f"/v1/customers/{ada['id']}"
     orders = together(24, lambda i: shop.post(f"{path}/orders", {
         "order_id": f"R-{i}", "amount": "5.00", "currency": "GBP", "item_count": 1}))
     assert [r.status_code for r in orders] == [201] * 24, [r.text for r in orders if r.status_code != 201][:2]
     assert sorted(r.json()["version"] for r in orders) == list(range(2, 26))
+
+
+
+def test_writers_in_one_process_take_turns_instead_of_colliding(module_app, shop, monkeypatch):
+    crm, meta = module_app.state.crm, Meta(shop.id, "test")
+    customer_id = UUID(shop.register()["id"])
+    saves, conflicts = [], []
+    plain_save = crm._save
+
+    def counted_save(*args, **kwargs):
+        saves.append(1)
+        try:
+            return plain_save(*args, **kwargs)
+        except Conflict:
+            conflicts.append(1)
+            raise
+
+    monkeypatch.setattr(crm, "_save", counted_save)
+    together(12, lambda i: handlers.add_note(crm, meta, customer_id, handlers.AddNote(text=f"n{i}")))
+    assert (len(saves), conflicts) == (12, [])
+    assert len(crm._turns) == 0  # nothing held once all are answered
+
+
+def test_writers_in_two_processes_race_at_the_store_and_all_land(module_app, shop):
+    """Turns are per process; across processes the store's version check and the retry decide."""
+    crm, meta = module_app.state.crm, Meta(shop.id, "test")
+    other_process = Crm(crm.event_store_url)
+    customer_id = UUID(shop.register()["id"])
+    together(12, lambda i: handlers.add_note((crm, other_process)[i % 2], meta, customer_id,
+                                             handlers.AddNote(text=f"n{i}")))
+    texts = sorted(e["data"]["text"] for e in history(shop, str(customer_id))[1:])
+    assert texts == sorted(f"n{i}" for i in range(12))
+
+
+def test_a_turn_not_given_in_time_is_gone_without():
+    turns, customer_id = AggregateTurns(), uuid4()
+
+    def meanwhile_on_another_thread():
+        with turns.turn(customer_id, timeout=0.05) as got:
+            return got
+
+    with turns.turn(customer_id, timeout=1) as first, ThreadPoolExecutor(1) as other:
+        assert first and other.submit(meanwhile_on_another_thread).result() is False
+        with turns.turn(uuid4(), timeout=0.05) as unrelated:
+            assert unrelated  # another aggregate never waits
+    assert len(turns) == 0
 
 
 def test_a_write_between_load_and_save_is_a_conflict_at_the_store(module_app, shop):
