@@ -47,6 +47,10 @@ def test_two_processes_answer_every_command_and_store_each_once(postgres_schema_
                   log)
     url = f"http://127.0.0.1:{port}"
     try:
+        # Both processes start: uvicorn names each one's pid as it starts (on a busy machine the
+        # second can start seconds after the first already answers /health).
+        wait_until(lambda: len(set(re.findall(r"Started server process \[(\d+)\]",
+                                              log.read_text()))) == 2, 60, "both processes to start")
         wait_until(lambda: httpx.get(url + "/health", timeout=2).status_code == 200, 60,
                    "the command node to serve")
         headers = {"Authorization": f"Bearer {key}"}
@@ -58,8 +62,6 @@ def test_two_processes_answer_every_command_and_store_each_once(postgres_schema_
         with ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(register, range(120)))
         assert [a.status_code for a in answers] == [201] * 120, answers[0].text
-        # Both processes started and served: uvicorn names each one's pid as it starts.
-        assert len(set(re.findall(r"Started server process \[(\d+)\]", log.read_text()))) == 2
         ids = {UUID(a.json()["id"]) for a in answers}
         assert len(ids) == 120
         stored = [crm.repository.get(i) for i in ids]
