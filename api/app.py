@@ -28,7 +28,7 @@ from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
 from workers.node_jobs import NodeJobs, caught_up, node_jobs
-from workers.projector import LogTailer, Projector
+from workers.projector import LogTailer, Projector, wait_for_head
 from workers.rebuilds import Rebuilds
 from workers.segment_refresher import SegmentRefresher, also_running
 
@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
         for worker in (tailer, feed):
             if worker:
                 worker.start()
+        if tailer:
+            wait_for_head(crm, store, settings.startup_catch_up)
         yield
         for worker in (tailer, feed):
             if worker:

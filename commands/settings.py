@@ -31,6 +31,10 @@ class Settings:
     # How long a query carrying X-Consistency-Token may wait for its read model.
     consistency_timeout: float = field(
         default_factory=lambda: float(_env("CRM_CONSISTENCY_TIMEOUT", "5")))
+    # How long a node following the log waits, as it starts, for its read models to reach the
+    # event store's head before it serves anyway (a restart after a crash, the demo just loaded).
+    startup_catch_up: float = field(
+        default_factory=lambda: float(_env("CRM_STARTUP_CATCH_UP", "60")))
     # How long a node trusts an API key it has checked (a revocation elsewhere waits this long).
     auth_cache_seconds: float = field(
         default_factory=lambda: float(_env("CRM_AUTH_CACHE_SECONDS", "10")))

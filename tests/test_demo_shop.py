@@ -3,9 +3,14 @@ their messages were sent, delivered, opened and clicked, as the campaign reports
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import Counter
+from dataclasses import replace
 
+from fastapi.testclient import TestClient
+
+from api.app import create_app
 from commands.application import Crm
 from projections.stored import stored_envelopes
 from tests.conftest import Tenant
@@ -63,3 +68,29 @@ def test_the_demo_campaign_report_shows_sends_opens_and_clicks(module_app, modul
         time.sleep(0.1)
     assert reached["sent"] == reached["delivered"] == campaign["audience_size"] > 40
     assert 0 < reached["clicked"] < reached["opened"] < reached["delivered"]
+
+
+def test_a_node_serves_only_once_its_read_models_hold_what_was_stored(settings):
+    """The first answer after start-up is not of read models still being projected
+    (``crm serve --demo`` used to show an empty customer list for its first second)."""
+    crm = Crm(settings.event_store_url)
+    try:
+        _, key = demo.load_demo(crm, customers=60, seed=3)
+    finally:
+        crm.close()
+    with TestClient(create_app(settings)) as client:
+        listed = client.get("/v1/customers", params={"limit": 100},
+                            headers={"Authorization": f"Bearer {key}"})
+    assert listed.status_code == 200 and len(listed.json()["items"]) == 60
+
+
+def test_a_node_that_cannot_catch_up_in_time_serves_anyway_and_says_so(settings, caplog):
+    crm = Crm(settings.event_store_url)
+    try:
+        demo.load_demo(crm, customers=20, seed=3)
+    finally:
+        crm.close()
+    with caplog.at_level(logging.WARNING, "crm.projector"), \
+            TestClient(create_app(replace(settings, startup_catch_up=0))) as client:
+        assert client.get("/health").status_code == 200
+    assert "serving before the read models caught up" in caplog.text

@@ -38,6 +38,7 @@ from typing import Protocol
 
 from commands.application import Crm
 from readmodels.store import ReadStore
+from workers.projector import node_position
 
 log = logging.getLogger("crm.node_jobs")
 
@@ -84,11 +85,7 @@ def caught_up(crm: Crm, store: ReadStore, feed=None) -> Callable[[], bool]:
             else:
                 if not head:  # asked lazily: the event store may be down while the node starts
                     head.append(crm.recorder.max_notification_id() or 0)
-                cursor = store.reader()
-                try:
-                    done = store.node_position(cursor) >= head[0]
-                finally:
-                    cursor.close()
+                done = node_position(store) >= head[0]
             if done:
                 reached.set()
         return reached.is_set()

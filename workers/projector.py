@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from uuid import UUID
 
@@ -91,6 +92,45 @@ def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> in
         position = batch[-1].position
         total += projector.apply(batch, position)
     return total
+
+
+def wait_for_head(crm: Crm, store: ReadStore, timeout: float, report_every: float = 2.0) -> bool:
+    """Blocks until the node's read models reach the log's head as it is now; whether they did.
+
+    A node serves only once this returns, so its first answers are not of read
+    models still being projected (a customer list empty for the first seconds
+    after ``crm serve --demo``, a restart behind by a night of events). The wait
+    is bounded: after ``timeout`` the node serves anyway and says so, since
+    stale reads beat none. With the event store down there is no head to wait
+    for, and the node serves what it has.
+    """
+    try:
+        head = crm.recorder.max_notification_id() or 0
+    except Exception as error:
+        log.warning("serving without waiting for the read models: no event store head (%s)", error)
+        return False
+    start = time.monotonic()
+    report_at = start + report_every
+    while (position := node_position(store)) < head:
+        now = time.monotonic()
+        if now > start + timeout:
+            log.warning("serving before the read models caught up: at %d of %d after %.0f s",
+                        position, head, timeout)
+            return False
+        if now > report_at:
+            log.info("projecting the event store before serving: %d of %d", position, head)
+            report_at = now + report_every
+        time.sleep(0.05)
+    return True
+
+
+def node_position(store: ReadStore) -> int:
+    """How far the node's live projections got, read on a cursor of its own."""
+    cursor = store.reader()
+    try:
+        return store.node_position(cursor)
+    finally:
+        cursor.close()
 
 
 class LogTailer(threading.Thread):
