@@ -124,13 +124,13 @@ def _condition(f: Filter, extracted: str | None) -> tuple[str, list[Any]]:
 
 def _events(funnel: Funnel, grouped: bool,
             typed: bool) -> tuple[str, dict[str, str], str, list[Any]]:
-    """The ``ev`` CTE: the tenant's events of the steps' types with a column per property a
-    filter reads. A property of :data:`TYPED` is the table's own column (with ``typed``); any
-    other is extracted once per event, only from the events of the steps that read it, rather
-    than by every step and by the filters DuckDB pushes into the CTE. Parsing JSON was most of
-    the lead funnel's time (docs/PERFORMANCE.md), and a funnel whose filters and breakdown are
-    all typed does not read the JSON at all. Returns (SQL, property -> its column, the
-    breakdown's expression over ``ev`` or NULL, params)."""
+    """The ``ev`` CTE: the tenant's events of the steps' types that the period and window admit,
+    with a column per property a filter reads. A property of :data:`TYPED` is the table's own
+    column (with ``typed``); any other is extracted once per event, only from the events of the
+    steps that read it, rather than by every step and by the filters DuckDB pushes into the
+    CTE. Parsing JSON was most of the lead funnel's time (docs/PERFORMANCE.md), and a funnel
+    whose filters and breakdown are all typed does not read the JSON at all. Returns (SQL,
+    property -> its column, the breakdown's expression over ``ev`` or NULL, params)."""
     read: dict[str, set[str]] = {}
     for step in funnel.steps:
         for f in step.filters:
@@ -160,8 +160,11 @@ def _events(funnel: Funnel, grouped: bool,
     types = sorted({step.event_type for step in funnel.steps})
     params += types
     subject = SUBJECTS[funnel.subject]
+    # Only the events that can count: an anchor is in [start, end), and every later step is
+    # after its anchor and within the window of it, so before $until = end + window.
     return (f"ev AS MATERIALIZED (SELECT {subject} AS subject, occurred_at AS t, seq, event_type"
             f"{''.join(extracts)} FROM funnel_events WHERE tenant_id = $tenant "
+            f"AND occurred_at >= $start AND occurred_at <= $until "
             f"AND {subject} IS NOT NULL AND event_type IN ({', '.join('?' for _ in types)}))",
             columns, group, params)
 
@@ -228,7 +231,7 @@ def _summary(rows: list[tuple], steps: tuple[Step, ...]) -> dict[str, Any]:
 
 def run(db, tenant_id: str, funnel: Funnel, start: datetime, end: datetime) -> dict[str, Any]:
     funnel.check()
-    named = {"tenant": tenant_id, "start": start, "end": end,
+    named = {"tenant": tenant_id, "start": start, "end": end, "until": end + funnel.window,
              "window": funnel.window.total_seconds(), "breakdown": f"$.{funnel.breakdown}"}
     try:
         return _run(db, funnel, named, typed=True)
