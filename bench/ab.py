@@ -49,10 +49,14 @@ def at_revision(name: str, revision: str) -> types.ModuleType:
 
 
 def queries(store: ReadStore, tenant: str) -> dict:
-    """query -> (module name, call(module, db, customer)); the funnels ignore the customer."""
+    """query -> (module name, call(module, db, customer)); the list and the funnels ignore the
+    customer (the search picks its letter by it)."""
     start, end, window = funnel_period()
     pipeline = pipelines.get_pipeline(store.reader(), tenant, None)
     return {
+        "customer_list": ("readmodels.customers", lambda m, db, c: m.list_customers(db, tenant)),
+        "customer_search": ("readmodels.customers", lambda m, db, c: m.list_customers(
+            db, tenant, q="abcdefghijklmnopqrstuvwxyz"[c.int % 26])),  # as bench.queries: a letter
         "customer_360": ("readmodels.customer360", lambda m, db, c: m.customer_360(db, tenant, c)),
         "timeline": ("readmodels.timeline", lambda m, db, c: m.timeline(db, tenant, c, limit=50)),
         "lead_funnel": ("readmodels.funnels", lambda m, db, c: m.run(
@@ -125,8 +129,9 @@ def main() -> None:
     parser.add_argument("revision", help="the git revision of the old version, e.g. HEAD or a commit")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--calls", type=int, default=100, help="calls of each version per round")
-    parser.add_argument("--only", help="queries, comma-separated (default: all of customer_360, "
-                                       "timeline, lead_funnel, stage_funnel, pipeline_board)")
+    parser.add_argument("--only", help="queries, comma-separated (default: all of customer_list, "
+                                       "customer_search, customer_360, timeline, lead_funnel, "
+                                       "stage_funnel, pipeline_board)")
     args = parser.parse_args()
     figures = compare(args.file, args.revision, args.rounds, args.calls,
                       args.only.split(",") if args.only else None)
