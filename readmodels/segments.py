@@ -201,16 +201,20 @@ def uses_relative_fields(rule: dict[str, Any]) -> bool:
 SEGMENT_COLUMNS = ("id", "name", "kind", "rule", "description", "created_at", "updated_at")
 
 
-def list_segments(db, tenant_id: str) -> list[dict[str, Any]]:
+def list_segments(db, tenant_id: str, segment_id: UUID | None = None) -> list[dict[str, Any]]:
+    """The tenant's segments with their sizes (or only ``segment_id``: its members alone are
+    counted)."""
+    only, params = (" AND g.id = ?", [segment_id]) if segment_id else ("", [])
     result = db.execute(
         f"SELECT {', '.join('g.' + c for c in SEGMENT_COLUMNS)}, "
         "(SELECT count(*) FROM segment_members m WHERE m.segment_id = g.id AND m.is_member) AS size "
-        "FROM segments g WHERE g.tenant_id = ? AND NOT g.deleted ORDER BY g.name, g.id", [tenant_id])
+        f"FROM segments g WHERE g.tenant_id = ? AND NOT g.deleted{only} ORDER BY g.name, g.id",
+        [tenant_id, *params])
     return [_segment(dict(zip((*SEGMENT_COLUMNS, "size"), row))) for row in result.fetchall()]
 
 
 def get_segment(db, tenant_id: str, segment_id: UUID) -> dict[str, Any] | None:
-    found = [s for s in list_segments(db, tenant_id) if s["id"] == segment_id]
+    found = list_segments(db, tenant_id, segment_id)
     return found[0] if found else None
 
 

@@ -88,6 +88,8 @@ def test_membership_follows_the_rule_as_events_arrive(tenant, other_tenant):
     gone = _ok(tenant.client.delete(f"/v1/segments/{opted['id']}", headers=tenant.headers))
     assert "Email or Ben" not in [s["name"] for s in _ok(tenant.get(
         f"/v1/customers/{cat['id']}", token=gone["consistency_token"]))["segments"]]
+    assert tenant.get(f"/v1/segments/{opted['id']}/members").status_code == 404
+    assert _ok(tenant.get(f"/v1/segments/{big['id']}"))["size"] == 3
 
     # Other tenants.
     assert other_tenant.get(f"/v1/segments/{big['id']}").status_code == 404

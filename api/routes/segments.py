@@ -84,8 +84,12 @@ def get_segment(segment_id: UUID, caller: CallerDep, db: ReaderDep):
 def segment_members(segment_id: UUID, caller: CallerDep, db: ReaderDep,
                     cursor: Annotated[str | None, Query(max_length=500)] = None,
                     limit: Annotated[int, Query(ge=1, le=1000)] = 50):
-    get_segment(segment_id, caller, db)
-    return segments.members(db, caller.tenant_id, segment_id, cursor=cursor, limit=limit)
+    page = segments.members(db, caller.tenant_id, segment_id, cursor=cursor, limit=limit)
+    # Members are the tenant's customers, so a page with any is of the tenant's segment: only an
+    # empty page asks whether the segment exists (counting its members cost ~7 ms at 45k).
+    if not page["items"]:
+        get_segment(segment_id, caller, db)
+    return page
 
 
 @query_router.get("/{segment_id}/analytics", response_model=SegmentAnalytics)
