@@ -62,8 +62,8 @@ def test_the_segment_probe_evaluates_every_kind_of_rule_and_leaves_the_file_unch
 def test_the_ab_probe_runs_a_revision_beside_the_working_tree_on_the_same_customers(readmodels_file):
     figures = ab.compare(readmodels_file, "HEAD", rounds=2, calls=3)
 
-    assert set(figures["queries"]) == {"customer_360", "timeline", "lead_funnel", "stage_funnel",
-                                       "pipeline_board"}
+    assert set(figures["queries"]) == {"customer_list", "customer_search", "customer_360",
+                                       "timeline", "lead_funnel", "stage_funnel", "pipeline_board"}
     for rounds in figures["queries"].values():
         assert len(rounds) == 2
         assert all(r["old"]["samples"] == r["new"]["samples"] == 3 for r in rounds)
