@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import duckdb
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from readmodels.customers import directory_filters
 from tests.support import assert_problem, walk
 
 # (name, email, tags, archived)
@@ -376,3 +380,21 @@ def test_archive_needs_no_body(shop):
     response = shop.client.post(f"/v1/customers/{ada['id']}/archive", headers=shop.headers)
     assert response.status_code == 200, response.text
     assert response.json()["version"] == 2
+
+
+ADDRESS_TEXT = st.text(st.sampled_from("aAbBéÉßİiıσΣς%_\\.@ǅǆ"), max_size=6)
+
+
+@settings(max_examples=300, deadline=None)
+@given(emails=st.lists(ADDRESS_TEXT, min_size=1, max_size=12), q=ADDRESS_TEXT.filter(bool))
+def test_the_search_selects_the_addresses_that_start_with_it_whatever_their_case(emails, q):
+    """The ILIKE before the exact test must never reject an address the exact test would keep
+    (a wildcard in the query, letters whose lower case differs in length, ...)."""
+    db = duckdb.connect()
+    db.execute("CREATE TABLE customers (tenant_id VARCHAR, name_lower VARCHAR, email VARCHAR)")
+    db.executemany("INSERT INTO customers VALUES ('t', '', ?)", [[e] for e in emails])
+    where, params = directory_filters(db, "t", "customers", q=q)
+    found = db.execute(f"SELECT email FROM customers WHERE {' AND '.join(where)}", params).fetchall()
+    exact = db.execute("SELECT email FROM customers WHERE starts_with(lower(email), ?)",
+                       [q.lower()]).fetchall()
+    assert sorted(found) == sorted(exact)
