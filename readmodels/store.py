@@ -224,10 +224,17 @@ class ReadStore:
             [topic]).fetchall()
         return (rows[0][0] if rows else None), {partition: offset for _, partition, offset in rows}
 
-    @staticmethod
-    def node_position(cursor) -> int:
-        """How far the node's live projections got (the furthest of them)."""
-        return cursor.execute("SELECT coalesce(max(position), 0) FROM projection_positions").fetchone()[0]
+    def node_position(self, cursor=None) -> int:
+        """How far the node's live projections got (the furthest of them): read in ``cursor``'s
+        transaction, else on a cursor of its own (waiting for the node to catch up polls this)."""
+        own = cursor is None
+        cursor = self.reader() if own else cursor
+        try:
+            return cursor.execute(
+                "SELECT coalesce(max(position), 0) FROM projection_positions").fetchone()[0]
+        finally:
+            if own:
+                cursor.close()
 
     def position(self, projection: str) -> int:
         row = self.db.cursor().execute(

@@ -38,7 +38,6 @@ from typing import Protocol
 
 from commands.application import Crm
 from readmodels.store import ReadStore
-from workers.projector import node_position
 
 log = logging.getLogger("crm.node_jobs")
 
@@ -85,7 +84,7 @@ def caught_up(crm: Crm, store: ReadStore, feed=None) -> Callable[[], bool]:
             else:
                 if not head:  # asked lazily: the event store may be down while the node starts
                     head.append(crm.recorder.max_notification_id() or 0)
-                done = node_position(store) >= head[0]
+                done = store.node_position() >= head[0]
             if done:
                 reached.set()
         return reached.is_set()

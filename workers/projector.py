@@ -111,7 +111,7 @@ def wait_for_head(crm: Crm, store: ReadStore, timeout: float, report_every: floa
         return False
     start = time.monotonic()
     report_at = start + report_every
-    while (position := node_position(store)) < head:
+    while (position := store.node_position()) < head:
         now = time.monotonic()
         if now > start + timeout:
             log.warning("serving before the read models caught up: at %d of %d after %.0f s",
@@ -122,15 +122,6 @@ def wait_for_head(crm: Crm, store: ReadStore, timeout: float, report_every: floa
             report_at = now + report_every
         time.sleep(0.05)
     return True
-
-
-def node_position(store: ReadStore) -> int:
-    """How far the node's live projections got, read on a cursor of its own."""
-    cursor = store.reader()
-    try:
-        return store.node_position(cursor)
-    finally:
-        cursor.close()
 
 
 class LogTailer(threading.Thread):
