@@ -70,14 +70,19 @@ def test_the_demo_campaign_report_shows_sends_opens_and_clicks(module_app, modul
     assert 0 < reached["clicked"] < reached["opened"] < reached["delivered"]
 
 
+def _stored_demo(settings, customers: int) -> tuple:
+    """A demo shop in the event store only, as a node would find it on starting."""
+    crm = Crm(settings.event_store_url)
+    try:
+        return demo.load_demo(crm, customers=customers, seed=3)
+    finally:
+        crm.close()
+
+
 def test_a_node_serves_only_once_its_read_models_hold_what_was_stored(settings):
     """The first answer after start-up is not of read models still being projected
     (``crm serve --demo`` used to show an empty customer list for its first second)."""
-    crm = Crm(settings.event_store_url)
-    try:
-        _, key = demo.load_demo(crm, customers=60, seed=3)
-    finally:
-        crm.close()
+    _, key = _stored_demo(settings, customers=60)
     with TestClient(create_app(settings)) as client:
         listed = client.get("/v1/customers", params={"limit": 100},
                             headers={"Authorization": f"Bearer {key}"})
@@ -85,11 +90,7 @@ def test_a_node_serves_only_once_its_read_models_hold_what_was_stored(settings):
 
 
 def test_a_node_that_cannot_catch_up_in_time_serves_anyway_and_says_so(settings, caplog):
-    crm = Crm(settings.event_store_url)
-    try:
-        demo.load_demo(crm, customers=20, seed=3)
-    finally:
-        crm.close()
+    _stored_demo(settings, customers=20)
     with caplog.at_level(logging.WARNING, "crm.projector"), \
             TestClient(create_app(replace(settings, startup_catch_up=0))) as client:
         assert client.get("/health").status_code == 200
