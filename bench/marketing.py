@@ -23,6 +23,7 @@ from commands.settings import Settings
 from domain.base import Meta
 from domain.campaign import Campaign
 from domain.catalog import event_topics
+from domain.rendering import sample_context
 from workers.marketing import NAMES, build
 
 LAUNCH_RECIPIENTS = 12_000  # a large shop's newsletter; fewer where the scale has fewer customers
@@ -85,7 +86,8 @@ def launch_s(url: str, tenant_id: str, customer_ids: list) -> float:
     crm = Crm(url)
     try:
         meta = Meta(tenant_id, "bench")
-        campaign = Campaign.draft(meta, "Bench newsletter", "email", "News", "Hello {{ name }}")
+        campaign = Campaign.draft(meta, "Bench newsletter", "email", "News",
+                                  "Hello {{ customer.first_name }}", sample=sample_context({}))
         crm.save(campaign)
         started = time.perf_counter()
         campaigns.launch(crm, meta, campaign.id, campaigns.LaunchCampaign(customer_ids=customer_ids))

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from pydantic import Field, model_validator
 
+from commands import templates
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command
 from commands.errors import Conflict, NotFound
@@ -86,7 +87,7 @@ def draft(crm: Crm, meta: Meta, cmd: DraftCampaign, idem: Idempotency | None = N
     def make() -> Campaign:
         template = crm.load(Template, cmd.template_id, meta.tenant_id) if cmd.template_id else None
         campaign = Campaign.draft(meta, cmd.name, cmd.channel, cmd.subject, cmd.body, template,
-                                  cmd.template_version)
+                                  cmd.template_version, sample=templates.sample(crm, meta.tenant_id))
         if cmd.customer_ids:
             _existing(crm, meta, cmd.customer_ids)
             campaign.choose_audience(meta, cmd.customer_ids)

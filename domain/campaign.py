@@ -22,6 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from domain import rendering
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
 from domain.values import text, utc
 
@@ -92,15 +93,22 @@ class Campaign(CrmAggregate):
 
     @classmethod
     def draft(cls, meta: Meta, name: str, channel: str, subject: str | None, body: str | None,
-              template: Template | None = None, template_version: int | None = None) -> Campaign:
-        """With a template, the subject and body come from it and may be left out."""
+              template: Template | None = None, template_version: int | None = None, *,
+              sample: dict) -> Campaign:
+        """With a template, the subject and body come from it and may be left out.
+
+        The campaign's own subject and body are rendered against ``sample`` (every variable
+        a template may use, :func:`domain.rendering.sample_context`), as a template's are
+        when it is saved: a misspelt variable is refused now, naming the field and line,
+        rather than failing every message of the launch at the sender."""
         if channel not in CHANNELS:
             raise DomainError(f"channel must be one of {', '.join(CHANNELS)}", "channel")
         inline = template is None
         subject = text(subject, "subject", 500, required=inline and channel == "email")
+        body = text(body, "body", 100_000, required=inline)
+        rendering.render({"subject": subject, "body": body}, sample)
         campaign = cls._start(cls.Drafted, meta, name=text(name, "name", 200, required=True),
-                              channel=channel, subject=subject,
-                              body=text(body, "body", 100_000, required=inline))
+                              channel=channel, subject=subject, body=body)
         if template is not None:
             campaign.use_template(meta, template, template_version)
         return campaign

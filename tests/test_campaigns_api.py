@@ -120,11 +120,31 @@ def test_a_schedule_must_be_a_future_aware_time(shop, body, field):
     ({"name": "X", "channel": "pigeon", "subject": "s", "body": "b"}, "channel"),
     ({"name": " ", "channel": "sms", "body": "b"}, "name"),
     ({"name": "X", "channel": "sms"}, "body"),
+    # Misspelt variables are refused when drafting, not at the sender for every message.
+    ({"name": "X", "channel": "email", "subject": "s", "body": "Hi\n{{ customer.fist_name }}"}, "body"),
+    ({"name": "X", "channel": "email", "subject": "Hi {{ name }}", "body": "b"}, "subject"),
+    ({"name": "X", "channel": "sms", "body": "{{ customer.custom.glaze }}"}, "body"),
+    ({"name": "X", "channel": "sms", "body": "{% if %}"}, "body"),
 ])
 def test_a_bad_draft_is_refused(shop, body, field):
     before = head(shop.client.app)
     assert_problem(shop.post("/v1/campaigns", body), 422, field)
     assert head(shop.client.app) == before
+
+
+def test_a_drafts_variables_are_checked_against_what_a_message_can_use(shop):
+    """The error says which variable, on which line, and what exists; the tenant's own
+    custom fields are variables too."""
+    problem = assert_problem(shop.post("/v1/campaigns", {
+        "name": "X", "channel": "email", "subject": "s",
+        "body": "Hello,\n{{ customer.fist_name }}"}), 422, "body")
+    reason = next(e["reason"] for e in problem["errors"] if e["field"] == "body")
+    assert "line 2" in reason and "customer.fist_name is not defined" in reason
+    assert "first_name" in reason  # among the names that exist
+    shop.post("/v1/custom-fields", {"key": "glaze", "label": "Glaze", "type": "text"})
+    drafted = shop.post("/v1/campaigns", {"name": "Glazes", "channel": "sms",
+                                          "body": "Your {{ customer.custom.glaze }} glaze is back"})
+    assert drafted.status_code == 201, drafted.text
 
 
 def test_a_launch_with_an_unknown_or_no_customer_stores_nothing(shop):

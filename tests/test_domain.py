@@ -14,6 +14,7 @@ from domain.base import DomainError, InvalidTransition, Meta, event_data, event_
 from domain.campaign import Campaign
 from domain.customer import MAX_TAGS, Customer
 from domain.opportunity import Opportunity
+from domain.rendering import sample_context
 from domain.values import CURRENCIES, MAX_AMOUNT, email_address, money, phone_number, utc
 
 META = Meta(tenant_id="tenant-1", actor="maya", correlation_id="corr-1")
@@ -391,7 +392,8 @@ def test_a_lost_deal_needs_a_reason_and_is_closed():
 
 
 def campaign(channel: str = "email", subject: str | None = "Winter range") -> Campaign:
-    return Campaign.draft(META, "Winter preview", channel, subject, "Hello!")
+    return Campaign.draft(META, "Winter preview", channel, subject, "Hello!",
+                          sample=sample_context({}))
 
 
 def drive(c: Campaign, path: list[str]) -> None:

@@ -16,6 +16,7 @@ from commands.event_recorder import PIPELINED_BYTES, EventRecorder
 from domain.base import Meta
 from domain.campaign import Campaign
 from domain.customer import Customer
+from domain.rendering import sample_context
 
 
 def _finishes(url: str, work) -> None:
@@ -68,7 +69,8 @@ def test_a_save_of_twenty_thousand_events_commits_with_contiguous_ids(postgres_s
 def test_a_campaign_to_twelve_thousand_recipients_launches(postgres_schema_url):
     meta = Meta(str(uuid4()), "test")
     audience = _customers(meta, 12_000)
-    campaign = Campaign.draft(meta, "Winter market", "email", "Hello", "Hello {{ name }}")
+    campaign = Campaign.draft(meta, "Winter market", "email", "Hello", "Hello {{ customer.first_name }}",
+                              sample=sample_context({}))
 
     def sign_up(crm: Crm) -> None:
         for start in range(0, len(audience), 1_000):

@@ -25,6 +25,7 @@ from domain.base import Meta
 from domain.campaign import Campaign
 from domain.customer import Customer
 from domain.message import Message
+from domain.rendering import sample_context
 from domain.opportunity import DEFAULT_STAGES, Opportunity
 
 SAVE_EVERY = 50
@@ -32,6 +33,7 @@ CAMPAIGN_EVERY = 1_000  # new subscribers between two campaigns
 CAMPAIGN_REACH = 4_000  # recipients of a campaign, sampled from the newest RECENT subscribers
 RECENT = 5_000
 PER_MINUTE = 600
+SAMPLE = sample_context({})  # what the demo's campaign bodies are checked against
 CAMPAIGNS = (("Winter market preview", "First look at the winter range"),
              ("Spring glazes are in", "New colours from the kiln"),
              ("Summer fair dates", "Come and see us at the fairs"),
@@ -145,7 +147,8 @@ def _campaign(rng: random.Random, meta: Meta, number: int, audience: list[tuple[
     quarter of those clicked, at a seasonal moment paced at PER_MINUTE."""
     name, subject = CAMPAIGNS[number % len(CAMPAIGNS)]
     campaign = Campaign.draft(meta, f"{name} ({number + 1})", "email", subject,
-                              "Hello {{ customer.first_name }}, " + subject.lower() + ".")
+                              "Hello {{ customer.first_name }}, " + subject.lower() + ".",
+                              sample=SAMPLE)
     campaign.launch(meta, [customer_id for customer_id, _ in audience])
     started = _seasonal_moment(rng, now)
     campaign.dispatch(meta, {}, PER_MINUTE, started)
