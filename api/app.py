@@ -8,6 +8,7 @@ read models (``all``, ``query``) also runs the node jobs (workers/node_jobs.py).
 
 from __future__ import annotations
 
+import gc
 import logging
 import secrets
 from contextlib import asynccontextmanager
@@ -76,7 +77,14 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
                 worker.start()
         if tailer:
             wait_for_head(crm, store, settings.startup_catch_up)
+        # Start-up's objects (modules, routes, pydantic's validators: ~170k) live as long as
+        # the process. Frozen, the collector no longer walks them: each full collection of an
+        # unfrozen node paused every thread for 130-300 ms (docs/PERFORMANCE.md, "Pauses").
+        # Not collected first: that would be such a pause per start, and start-up's own
+        # garbage is small.
+        gc.freeze()
         yield
+        gc.unfreeze()  # an app stopped in a process that goes on (the tests) is collectable again
         for worker in (tailer, feed):
             if worker:
                 worker.stop()
