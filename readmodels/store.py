@@ -42,7 +42,10 @@ class ReadStore:
         # Files made before fingerprints existed get the column (NULL: rebuilt once).
         self.db.execute("ALTER TABLE projection_generations ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
         self.committed = threading.Condition()
-        self._recent: dict[UUID, int] = {}  # aggregate -> version, of the latest applied batches
+        # aggregate (its id's int) -> version, of the latest applied batches. Ints, not UUIDs: a
+        # dict of ints alone is not tracked by the garbage collector, 50k UUIDs were most of
+        # what a serving node's full collections walked (docs/PERFORMANCE.md, "Pauses").
+        self._recent: dict[int, int] = {}
         self._generations: dict[str, int] = {}
         for projection in TABLES:
             self._ensure_live(projection)
@@ -261,10 +264,11 @@ class ReadStore:
             for aggregate_id, applied in versions.items():
                 # Re-inserted, so the latest stay at the end; max, as two batches may report
                 # out of order.
-                self._recent[aggregate_id] = max(applied, self._recent.pop(aggregate_id, 0))
+                key = aggregate_id.int
+                self._recent[key] = max(applied, self._recent.pop(key, 0))
             if len(self._recent) > RECENT:
-                for aggregate_id in list(itertools.islice(self._recent, RECENT // 2)):
-                    del self._recent[aggregate_id]
+                for key in list(itertools.islice(self._recent, RECENT // 2)):
+                    del self._recent[key]
             self.committed.notify_all()
 
     def wait_for(self, aggregate_id: UUID, version: int, timeout: float) -> bool:
@@ -278,7 +282,7 @@ class ReadStore:
         query = "SELECT version FROM applied_versions WHERE aggregate_id = ?"
 
         def noted() -> bool:
-            return self._recent.get(aggregate_id, 0) >= version
+            return self._recent.get(aggregate_id.int, 0) >= version
 
         while True:
             if noted():
