@@ -29,6 +29,7 @@ from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
 from workers.node_jobs import NodeJobs, caught_up, node_jobs
+from workers.lifecycle import freeze_start_up
 from workers.projector import LogTailer, Projector, wait_for_head
 from workers.rebuilds import Rebuilds
 from workers.segment_refresher import SegmentRefresher, also_running
@@ -77,12 +78,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
                 worker.start()
         if tailer:
             wait_for_head(crm, store, settings.startup_catch_up)
-        # Start-up's objects (modules, routes, pydantic's validators: ~170k) live as long as
-        # the process. Frozen, the collector no longer walks them: each full collection of an
-        # unfrozen node paused every thread for 130-300 ms (docs/PERFORMANCE.md, "Pauses").
-        # Not collected first: that would be such a pause per start, and start-up's own
-        # garbage is small.
-        gc.freeze()
+        freeze_start_up()
         yield
         gc.unfreeze()  # an app stopped in a process that goes on (the tests) is collectable again
         for worker in (tailer, feed):

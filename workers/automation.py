@@ -35,7 +35,7 @@ from domain.base import Meta
 from domain.task import Task
 from projections.envelope import Envelope
 from workers.group_runner import GroupRunner
-from workers.lifecycle import Heartbeat, stop_on_signals
+from workers.lifecycle import Heartbeat, freeze_start_up, stop_on_signals
 from workers.logs import emit
 from workers.policy_runner import PolicyRunner
 from workers.sales_policies import sales_automation
@@ -105,6 +105,7 @@ def main(settings: Settings) -> None:
     stopping = stop_on_signals()
     heartbeat = Heartbeat(Path(settings.data_dir) / "automation.alive")
     crm = Crm(settings.event_store_url, group_commit=False)
+    freeze_start_up()
     try:
         policies = [p.__name__ for p in POLICIES]
         if settings.kafka_bootstrap:

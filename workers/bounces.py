@@ -41,6 +41,7 @@ from commands.customers import address_bounced
 from commands.tracking import verify
 from domain.base import Meta
 from domain.message import Message
+from workers.lifecycle import freeze_start_up
 from workers.sender import save
 
 log = logging.getLogger("crm.bounces")
@@ -167,6 +168,7 @@ def main(stopping: threading.Event) -> None:
     from commands.settings import Settings
     settings, marketing = Settings(), MarketingSettings()
     crm = Crm(settings.event_store_url, group_commit=False)
+    freeze_start_up()
     try:
         receive(crm, marketing.secret(settings.data_dir), marketing.bounce_host,
                 marketing.bounce_port, stopping)

@@ -1,4 +1,4 @@
-"""How a worker process stops and shows it is alive.
+"""How a worker process starts, stops and shows it is alive.
 
 SIGTERM (what Docker, systemd and Kubernetes send) and SIGINT set one event
 that every loop checks between units of work, so a worker finishes or
@@ -9,10 +9,20 @@ tell a live worker from a hung one without an HTTP port.
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 import time
 from pathlib import Path
+
+
+def freeze_start_up() -> None:
+    """Marks the end of a process's start-up. What it made so far (modules, routes, clients,
+    pydantic's validators) lives as long as the process; frozen, the collector's full passes
+    no longer walk it. Unfrozen, each pass stopped every thread for ~40 ms in a worker and
+    130-300 ms in a serving node (docs/PERFORMANCE.md, "Pauses"). Start-up's own garbage is
+    small, so it is not collected first (that would be one more such pause)."""
+    gc.freeze()
 
 
 def stop_on_signals() -> threading.Event:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -19,6 +18,7 @@ import threading
 from commands.application import Crm
 from commands.marketing_settings import MarketingSettings
 from commands.settings import Settings
+from workers.lifecycle import freeze_start_up, stop_on_signals
 
 log = logging.getLogger("crm.workers")
 NAMES = ("sender", "scheduler", "webhooks")
@@ -26,13 +26,6 @@ NAMES = ("sender", "scheduler", "webhooks")
 
 def worker_name(kind: str) -> str:
     return os.environ.get("CRM_WORKER_NAME") or f"{kind}@{socket.gethostname()}:{os.getpid()}"
-
-
-def _stopping() -> threading.Event:
-    stopping = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stopping.set())
-    return stopping
 
 
 def build(kind: str, crm: Crm, settings: Settings, marketing: MarketingSettings,
@@ -107,7 +100,8 @@ def main(kind: str, settings: Settings | None = None) -> None:
     try:
         worker = build(kind, crm, settings, MarketingSettings())
         log.info("%s worker %s started", kind, worker_name(kind))
-        worker.run(_stopping())
+        freeze_start_up()
+        worker.run(stop_on_signals())
         log.info("%s worker stopped", kind)
     finally:
         crm.close()

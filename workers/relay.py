@@ -29,7 +29,7 @@ from commands.application import Crm
 from commands.settings import Settings
 from projections.envelope import from_event
 from workers import kafka_clients, kafka_topic
-from workers.lifecycle import Backoff, Heartbeat, stop_on_signals
+from workers.lifecycle import Backoff, Heartbeat, freeze_start_up, stop_on_signals
 from workers.log_follower import LogFollower
 from workers.logs import emit
 from workers.relay_position import RelayPosition
@@ -157,6 +157,7 @@ def main(settings: Settings) -> None:
         raise SystemExit("crm relay needs CRM_KAFKA_BOOTSTRAP (the Kafka bootstrap servers)")
     stopping = stop_on_signals()
     crm = Crm(settings.event_store_url, group_commit=False)
+    freeze_start_up()
     try:
         Relay(crm, settings, stopping, Heartbeat(Path(settings.data_dir) / "relay.alive")).run()
     finally:
