@@ -28,8 +28,8 @@ from commands.settings import Settings
 from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
-from workers.node_jobs import NodeJobs, caught_up, node_jobs
 from workers.lifecycle import freeze_start_up
+from workers.node_jobs import NodeJobs, caught_up, node_jobs
 from workers.projector import LogTailer, Projector, wait_for_head
 from workers.rebuilds import Rebuilds
 from workers.segment_refresher import SegmentRefresher, also_running

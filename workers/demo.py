@@ -25,8 +25,8 @@ from domain.base import Meta
 from domain.campaign import Campaign
 from domain.customer import Customer
 from domain.message import Message
-from domain.rendering import sample_context
 from domain.opportunity import DEFAULT_STAGES, Opportunity
+from domain.rendering import sample_context
 
 SAVE_EVERY = 50
 CAMPAIGN_EVERY = 1_000  # new subscribers between two campaigns
