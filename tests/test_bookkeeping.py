@@ -98,4 +98,5 @@ def test_the_noted_versions_stay_bounded_and_keep_the_newest(store, monkeypatch)
         store.note_applied({aggregate: 1})
     store.note_applied({first: 2})  # noted again: now among the newest
     assert len(store._recent) <= 10
-    assert store._recent[first] == 2 and others[-1] in store._recent and others[0] not in store._recent
+    noted = store._recent  # keyed by the id's int: see ReadStore.__init__
+    assert noted[first.int] == 2 and others[-1].int in noted and others[0].int not in noted
