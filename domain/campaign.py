@@ -19,15 +19,11 @@ campaign returns to draft with the reason (``LaunchFailed``).
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING
 from uuid import UUID
 
-from domain import rendering
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
+from domain.template import Template, check_parts
 from domain.values import text, utc
-
-if TYPE_CHECKING:
-    from domain.template import Template
 
 CHANNELS = ("email", "sms", "whatsapp")
 MAX_AUDIENCE = 100_000
@@ -97,16 +93,18 @@ class Campaign(CrmAggregate):
               sample: dict) -> Campaign:
         """With a template, the subject and body come from it and may be left out.
 
-        The campaign's own subject and body are rendered against ``sample`` (every variable
-        a template may use, :func:`domain.rendering.sample_context`), as a template's are
-        when it is saved: a misspelt variable is refused now, naming the field and line,
-        rather than failing every message of the launch at the sender."""
+        The campaign's own subject and body are checked as a template version's parts are
+        (:func:`domain.template.check_parts`: rendered against ``sample``, every variable a
+        template may use; an SMS at most 10 segments; a subject one line): a misspelt
+        variable is refused now, naming the field and line, rather than failing every
+        message of the launch at the sender."""
         if channel not in CHANNELS:
             raise DomainError(f"channel must be one of {', '.join(CHANNELS)}", "channel")
         inline = template is None
         subject = text(subject, "subject", 500, required=inline and channel == "email")
         body = text(body, "body", 100_000, required=inline)
-        rendering.render({"subject": subject, "body": body}, sample)
+        if inline:
+            _check_content(channel, subject, body, sample)
         campaign = cls._start(cls.Drafted, meta, name=text(name, "name", 200, required=True),
                               channel=channel, subject=subject, body=body)
         if template is not None:
@@ -219,3 +217,13 @@ class Campaign(CrmAggregate):
     def fail_launch(self, meta: Meta, reason: str) -> None:
         self._allow("fail_launch")
         self._record(self.LaunchFailed, meta, reason=text(reason, "reason", 1000) or "failed")
+
+
+def _check_content(channel: str, subject: str | None, body: str | None, sample: dict) -> None:
+    """A template's checks on a campaign's own content, whose text part is its ``body`` (an SMS
+    or WhatsApp campaign's subject is never sent, so it is not checked)."""
+    try:
+        check_parts(channel, subject if channel == "email" else None, None, body, sample)
+    except DomainError as error:
+        error.field = "body" if error.field == "text" else error.field
+        raise

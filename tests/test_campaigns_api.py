@@ -125,6 +125,10 @@ def test_a_schedule_must_be_a_future_aware_time(shop, body, field):
     ({"name": "X", "channel": "email", "subject": "Hi {{ name }}", "body": "b"}, "subject"),
     ({"name": "X", "channel": "sms", "body": "{{ customer.custom.glaze }}"}, "body"),
     ({"name": "X", "channel": "sms", "body": "{% if %}"}, "body"),
+    # The other checks of a template's parts hold for a campaign's own content too.
+    ({"name": "X", "channel": "sms", "body": "Glaze sale! " * 150}, "body"),      # 12 segments
+    ({"name": "X", "channel": "whatsapp", "body": "x" * 4097}, "body"),
+    ({"name": "X", "channel": "email", "subject": "{{ '\\n' }}a\nb", "body": "b"}, "subject"),
 ])
 def test_a_bad_draft_is_refused(shop, body, field):
     before = head(shop.client.app)
