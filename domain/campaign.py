@@ -22,10 +22,9 @@ from datetime import datetime
 from uuid import UUID
 
 from domain.base import CrmAggregate, DomainError, InvalidTransition, Meta
-from domain.template import Template, check_parts
+from domain.template import CHANNELS, Template, check_parts
 from domain.values import text, utc
 
-CHANNELS = ("email", "sms", "whatsapp")
 MAX_AUDIENCE = 100_000
 
 # Which commands each status allows; anything else is an InvalidTransition.
