@@ -20,7 +20,7 @@ from api import problems
 from api.limits import BodySizeLimit
 from api.routes.documents import DOCUMENT_UPLOADS
 from commands.documents import max_document_bytes
-from api.routes import admin, campaigns, customers, keys, opportunities, profile
+from api.routes import admin, campaigns, customers, include, keys, opportunities, profile
 from api.routes import sales
 from api.routes import marketing
 from commands.application import Crm
@@ -108,14 +108,11 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
                        larger=((DOCUMENT_UPLOADS, max_document_bytes),))
     problems.install(app)
     if role in ("all", "command"):
-        for router in (customers.command_router, opportunities.command_router,
-                       campaigns.router, keys.router, *profile.COMMAND_ROUTERS,
-                       *marketing.COMMAND_ROUTERS):
-            app.include_router(router)
+        include(app, (customers.command_router, opportunities.command_router, campaigns.router,
+                      keys.router, *profile.COMMAND_ROUTERS, *marketing.COMMAND_ROUTERS))
     if role in ("all", "query"):
-        for router in (customers.query_router, opportunities.query_router, admin.router,
-                       *profile.QUERY_ROUTERS, *marketing.QUERY_ROUTERS):
-            app.include_router(router)
+        include(app, (customers.query_router, opportunities.query_router, admin.router,
+                      *profile.QUERY_ROUTERS, *marketing.QUERY_ROUTERS))
     sales.install(app, role)  # pipelines, deal extras, quotes, contracts, funnels
 
     @app.get("/health", tags=["operations"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.routes import contracts, deals, funnels, pipelines, quotes, sales_automation
+from api.routes import contracts, include, deals, funnels, pipelines, quotes, sales_automation
 
 COMMAND_ROUTERS = (pipelines.command_router, deals.command_router, quotes.command_router,
                    contracts.command_router)
@@ -15,8 +15,6 @@ QUERY_ROUTERS = (pipelines.query_router, deals.query_router, quotes.query_router
 def install(app: FastAPI, role: str) -> None:
     """Call after the opportunity routers, so ``/v1/opportunities/by-stage`` matches first."""
     if role in ("all", "command"):
-        for router in COMMAND_ROUTERS:
-            app.include_router(router)
+        include(app, COMMAND_ROUTERS)
     if role in ("all", "query"):
-        for router in QUERY_ROUTERS:
-            app.include_router(router)
+        include(app, QUERY_ROUTERS)
