@@ -37,7 +37,9 @@ class ReadStore:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self.db = duckdb.connect(self.path)
-        self.db.execute("SET TimeZone = 'UTC'")
+        # GLOBAL: every cursor of this file's instance (a request's, a batch's) then starts in
+        # UTC; a SET of its own was a statement (~0.2-0.5 ms) on every request.
+        self.db.execute("SET GLOBAL TimeZone = 'UTC'")
         self.db.execute(BOOKKEEPING)
         # Files made before fingerprints existed get the column (NULL: rebuilt once).
         self.db.execute("ALTER TABLE projection_generations ADD COLUMN IF NOT EXISTS fingerprint VARCHAR")
@@ -56,9 +58,7 @@ class ReadStore:
 
     def reader(self) -> duckdb.DuckDBPyConnection:
         """A cursor for one request's queries (cursors are not shared across threads)."""
-        cursor = self.db.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
-        return cursor
+        return self.db.cursor()
 
     # -- generations ------------------------------------------------------------------
 
@@ -120,7 +120,6 @@ class ReadStore:
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         cursor = self.db.cursor()
-        cursor.execute("SET TimeZone = 'UTC'")
         cursor.execute("BEGIN")
         try:
             yield cursor

@@ -6,6 +6,9 @@ consistency token."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import threading
 from datetime import datetime, timezone
 from uuid import uuid4
@@ -100,3 +103,20 @@ def test_the_noted_versions_stay_bounded_and_keep_the_newest(store, monkeypatch)
     assert len(store._recent) <= 10
     noted = store._recent  # keyed by the id's int: see ReadStore.__init__
     assert noted[first.int] == 2 and others[-1].int in noted and others[0].int not in noted
+
+
+def test_every_cursor_reads_and_writes_times_in_utc_whatever_the_machine_zone(tmp_path):
+    """Read models store instants and group them by UTC day; a node on a machine set to
+    another zone must not shift them. Checked in a process started in Auckland's zone (DuckDB
+    takes its default zone from the process's when the file is opened)."""
+    script = (
+        "import sys; from readmodels.store import ReadStore\n"
+        "store = ReadStore(sys.argv[1])\n"
+        "day = \"SELECT current_setting('TimeZone'), '2026-01-01 00:30+00'::TIMESTAMPTZ::DATE::VARCHAR\"\n"
+        "print(store.reader().execute(day).fetchone())\n"
+        "with store.transaction() as cursor:\n"
+        "    print(cursor.execute(day).fetchone())\n")
+    done = subprocess.run([sys.executable, "-c", script, str(tmp_path / "r.duckdb")],
+                          env={**os.environ, "TZ": "Pacific/Auckland"},
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.split("\n")[:2] == ["('UTC', '2026-01-01')"] * 2
