@@ -116,7 +116,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     sales.install(app, role)  # pipelines, deal extras, quotes, contracts, funnels
 
     @app.get("/health", tags=["operations"])
-    def health() -> dict:
+    async def health() -> dict:
         return {"status": "ok", "role": role, **({"feed": feed.health()} if feed else {})}
 
     return app

@@ -8,26 +8,35 @@ from typing import Annotated
 from uuid import uuid4
 
 from fastapi import Depends, Header, HTTPException, Request
+from starlette.concurrency import run_in_threadpool
 
 from commands.application import Crm, Idempotency, parse_consistency_token
 from commands.errors import Forbidden
-from commands.tenants import Caller
+from commands.tenants import Caller, CallerCache
 from domain.base import DomainError, Meta
 from readmodels.store import ReadStore
 
 
-def get_crm(request: Request) -> Crm:
+# The dependencies are async where they do not block: a sync dependency costs a hand-off to the
+# thread pool (~0.3 ms here) on every request (docs/PERFORMANCE.md, "Routing").
+async def get_crm(request: Request) -> Crm:
     return request.app.state.crm
 
 
-def get_store(request: Request) -> ReadStore:
+async def get_store(request: Request) -> ReadStore:
     return request.app.state.store
 
 
-def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+async def get_caller(request: Request, authorization: Annotated[str | None, Header()] = None) -> Caller:
+    """The caller of a remembered key is known on the event loop; a key not seen within the
+    cache's ttl is looked up in the event store, in the thread pool."""
     scheme, _, secret = (authorization or "").partition(" ")
-    callers = request.app.state.callers
-    caller = callers.authenticate(secret.strip()) if scheme.lower() == "bearer" and secret else None
+    callers: CallerCache = request.app.state.callers
+    caller = None
+    if scheme.lower() == "bearer" and secret.strip():
+        known, caller = callers.remembered(secret.strip())
+        if not known:
+            caller = await run_in_threadpool(callers.authenticate, secret.strip())
     if caller is None:
         raise HTTPException(401, "A valid API key is required (Authorization: Bearer <key>)",
                             headers={"WWW-Authenticate": "Bearer"})
@@ -79,9 +88,10 @@ async def command_context(
 CommandDep = Annotated[CommandContext, Depends(command_context)]
 
 
-def consistent_reader(request: Request, caller: CallerDep,
-                      x_consistency_token: Annotated[str | None, Header(max_length=100)] = None):
-    """A read cursor, once the read model has caught up to the token (if one was sent)."""
+async def consistent_reader(request: Request, caller: CallerDep,
+                            x_consistency_token: Annotated[str | None, Header(max_length=100)] = None):
+    """A read cursor, once the read model has caught up to the token (if one was sent): the
+    wait, which blocks, in the thread pool."""
     store: ReadStore = request.app.state.store
     if x_consistency_token:
         try:
@@ -90,7 +100,7 @@ def consistent_reader(request: Request, caller: CallerDep,
             raise DomainError("not a consistency token this service issued",
                               "X-Consistency-Token") from None
         timeout = request.app.state.settings.consistency_timeout
-        if not store.wait_for(aggregate_id, version, timeout):
+        if not await run_in_threadpool(store.wait_for, aggregate_id, version, timeout):
             raise HTTPException(503, f"The read model has not caught up within {timeout:g} s; retry",
                                 headers={"Retry-After": "1"})
     return store.reader()

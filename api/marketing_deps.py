@@ -1,9 +1,7 @@
-"""Dependencies of the marketing routes: their settings, the tracking secret, the clock."""
+"""Dependencies of the marketing routes: their settings and the tracking secret."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -26,11 +24,5 @@ def get_tracking_secret(request: Request) -> bytes:
     return state.tracking_secret
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
-    """``app.state.clock`` when set (tests drive time), else the wall clock."""
-    return getattr(request.app.state, "clock", None) or (lambda: datetime.now(timezone.utc))
-
-
 MarketingDep = Annotated[MarketingSettings, Depends(get_marketing)]
 SecretDep = Annotated[bytes, Depends(get_tracking_secret)]
-ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]

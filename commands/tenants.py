@@ -64,11 +64,19 @@ class CallerCache:
         self.crm, self.ttl, self.size = crm, ttl, size
         self._callers: dict[str, tuple[float, Caller | None]] = {}
 
-    def authenticate(self, secret: str) -> Caller | None:
-        now = time.monotonic()
+    def remembered(self, secret: str) -> tuple[bool, Caller | None]:
+        """(True, the caller or None for an unknown key) if looked up within ``ttl``; else
+        (False, None). Reads no store: the API answers it on its event loop."""
         cached = self._callers.get(secret)
-        if cached and cached[0] > now:
-            return cached[1]
+        if cached and cached[0] > time.monotonic():
+            return True, cached[1]
+        return False, None
+
+    def authenticate(self, secret: str) -> Caller | None:
+        known, caller = self.remembered(secret)
+        if known:
+            return caller
+        now = time.monotonic()
         caller = authenticate(self.crm, secret)
         if self.ttl > 0:
             if len(self._callers) >= self.size:

@@ -14,7 +14,7 @@ from projections import PROJECTIONS
 router = APIRouter(prefix="/v1/admin", tags=["operations"])
 
 
-def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
+async def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:
     token = request.app.state.admin_token
     scheme, _, secret = (authorization or "").partition(" ")
     if not token or scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip(), token):

@@ -7,7 +7,8 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Request
 
 from api.deps import CommandDep
-from api.marketing_deps import ClockDep, MarketingDep
+from api.clock import ClockDep
+from api.marketing_deps import MarketingDep
 from api.models import CommandAccepted
 from commands import campaigns as handlers
 from readmodels.campaigns import segment_lookup

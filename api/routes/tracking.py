@@ -28,7 +28,8 @@ from fastapi import APIRouter, Header, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from api.marketing_deps import ClockDep, MarketingDep, SecretDep
+from api.clock import ClockDep
+from api.marketing_deps import MarketingDep, SecretDep
 from commands import engagement
 from commands.errors import NotFound
 from commands.tracking import twilio_signature_valid, verify
