@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
+from starlette.routing import Route
 
 from api.app import create_app
 from commands.settings import Settings
@@ -77,6 +78,14 @@ def test_every_route_of_the_app_is_in_the_document(app, doc):
     documented = {(method, path) for path, operations in doc["paths"].items() for method in operations}
     assert routes <= documented
     assert set(COMMANDS) | set(QUERIES) <= documented
+
+
+def test_the_app_holds_its_routes_in_one_flat_list(app):
+    """No included-router nodes: each one is walked route by route on every request
+    (api.routes.include says why)."""
+    assert all(isinstance(route, Route) for route in app.routes), \
+        {type(route).__name__ for route in app.routes}
+    assert sum(isinstance(route, APIRoute) for route in app.routes) > 150
 
 
 @pytest.mark.parametrize("method, path", COMMANDS)
