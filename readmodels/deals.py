@@ -67,12 +67,13 @@ def stage_history(db, tenant_id: str, deal_id: UUID, as_of: datetime) -> dict[st
             "time_in_stage": list(time_in_stage.values())}
 
 
-def open_deals(db, tenant_id: str) -> list[dict[str, Any]]:
-    """Every open deal with what the automation sweep needs (its activity and stage times)."""
+def open_deals(db, tenant_id: str, idle_since: datetime) -> list[dict[str, Any]]:
+    """The open deals without activity since ``idle_since``, with what the automation sweep
+    needs (their activity and stage times)."""
     return as_dicts(db.execute(
         "SELECT id, title, status, stage, value, currency, owner, customer_id, pipeline_id, "
         "last_activity_at, stage_entered_at FROM deals WHERE tenant_id = ? AND status = 'open' "
-        "AND opened_at IS NOT NULL ORDER BY id", [tenant_id]))
+        "AND opened_at IS NOT NULL AND last_activity_at <= ? ORDER BY id", [tenant_id, idle_since]))
 
 
 def tenants_with_deals(db) -> list[str]:

@@ -6,6 +6,9 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from uuid import UUID, uuid4
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from projections.envelope import Envelope, from_event
 from tests.support import head
 from workers import sales_policies as policies
@@ -174,3 +177,30 @@ def test_the_daily_sweep_node_job_sweeps_every_tenant_with_deals_once_a_day(make
     assert job.results[shop.id] is not first
     assert job.results[shop.id]["created"] == []
     assert job.results[shop.id]["already_existed"] == first["created"]
+
+
+PIPELINE_IDS = (None, UUID(int=1), UUID(int=2))
+days = st.none() | st.integers(1, 30)
+hours_ago = st.integers(0, 60 * 24) | st.integers(0, 60).map(lambda d: d * 24)  # whole days: the bounds
+
+
+@st.composite
+def pipelines(draw):
+    return {pid: {"stages": [{"id": stage, "name": stage, "rotting_days": draw(days)}
+                             for stage in ("lead", "proposal")],
+                  "automation": {"idle_follow_up_days": draw(days),
+                                 "notify_owner_when_rotting": draw(st.booleans())}}
+            for pid in draw(st.lists(st.sampled_from(PIPELINE_IDS), unique=True))}
+
+
+@settings(max_examples=300, deadline=None)
+@given(pipelines(), st.lists(st.tuples(st.sampled_from(PIPELINE_IDS), st.sampled_from(["lead", "proposal"]),
+                                       hours_ago), max_size=12))
+def test_the_sweep_reads_only_deals_idle_since_the_cutoff_and_misses_none_that_act(by_id, drawn):
+    """run_sweep reads only the deals whose last activity is at or before idle_cutoff: the
+    sweep over those must act exactly as over every open deal."""
+    facts = [deal(pipeline_id=pid, stage=stage, last_activity_at=NOW - timedelta(hours=hours))
+             for pid, stage, hours in drawn]
+    cutoff = policies.idle_cutoff(by_id, NOW)
+    read = [d for d in facts if cutoff and d.last_activity_at <= cutoff]
+    assert policies.sweep(read, by_id, NOW) == policies.sweep(facts, by_id, NOW)
