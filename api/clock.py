@@ -22,7 +22,8 @@ def clock_of(request: Request) -> Callable[[], datetime]:
 
 
 # The dependencies are async, as they only read the app's state: a sync dependency costs a
-# hand-off to the thread pool (~0.3 ms here) on every request (docs/PERFORMANCE.md, "Routing").
+# hand-off to the thread pool (~0.3 ms here) on every request (docs/PERFORMANCE.md, "The
+# request path").
 async def get_clock(request: Request) -> Callable[[], datetime]:
     return clock_of(request)
 

@@ -18,7 +18,7 @@ from readmodels.store import ReadStore
 
 
 # The dependencies are async where they do not block: a sync dependency costs a hand-off to the
-# thread pool (~0.3 ms here) on every request (docs/PERFORMANCE.md, "Routing").
+# thread pool (~0.3 ms here) on every request (docs/PERFORMANCE.md, "The request path").
 async def get_crm(request: Request) -> Crm:
     return request.app.state.crm
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from api.routes import contracts, include, deals, funnels, pipelines, quotes, sales_automation
+from api.routes import contracts, deals, funnels, include, pipelines, quotes, sales_automation
 
 COMMAND_ROUTERS = (pipelines.command_router, deals.command_router, quotes.command_router,
                    contracts.command_router)
