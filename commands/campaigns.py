@@ -129,8 +129,9 @@ def _existing(crm: Crm, meta: Meta, customer_ids: list[UUID]) -> list[Customer]:
 
 
 def schedule(crm: Crm, meta: Meta, campaign_id: UUID, cmd: ScheduleCampaign,
-             expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
-    now = datetime.now(timezone.utc)
+             expected_version: int | None = None, idem: Idempotency | None = None, *,
+             now: datetime | None = None) -> Outcome:
+    now = now or datetime.now(timezone.utc)
     return crm.change(Campaign, campaign_id, meta,
                       lambda c: c.schedule(meta, cmd.scheduled_for, now), expected_version, idem)
 

@@ -171,6 +171,7 @@ def test_the_scheduler_and_webhooks_restart_from_checkpoints_knowing_what_the_lo
     from workers.scheduler import SchedulerWorker
     from workers.webhooks import WebhookDeliveries
     marketing = app.state.marketing = MarketingSettings(webhooks_allow_private=True)
+    app.state.clock = lambda: NOW  # the routes judge "in the future" by the workers' clock
     crm = app.state.crm
 
     def scheduler() -> SchedulerWorker:

@@ -37,9 +37,9 @@ def choose_audience(campaign_id: UUID, body: handlers.ChooseAudience, ctx: Comma
 
 
 @router.post("/{campaign_id}/schedule", response_model=CommandAccepted)
-def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep):
+def schedule(campaign_id: UUID, body: handlers.ScheduleCampaign, ctx: CommandDep, clock: ClockDep):
     return handlers.schedule(ctx.crm, ctx.meta, campaign_id, body, ctx.expected_version,
-                             ctx.idem).as_dict()
+                             ctx.idem, now=clock()).as_dict()
 
 
 @router.post("/{campaign_id}/launch", response_model=CommandAccepted)
