@@ -45,6 +45,13 @@ from projections.envelope import Envelope
 
 DEFAULT_AUTOMATION: dict[str, Any] = {"follow_up_on_enter": {}, "idle_follow_up_days": None,
                                       "notify_owner_when_rotting": True, "move_rules": []}
+
+
+def rules_of(automation: dict[str, Any] | None) -> dict[str, Any]:
+    """A pipeline's automation rules, the defaults where it sets none."""
+    return {**DEFAULT_AUTOMATION, **(automation or {})}
+
+
 ENTERS_STAGE = ("Opportunity.Opened", "Opportunity.StageMoved", "Opportunity.Reopened")
 VALUE_EVENTS = ("Opportunity.Opened", "Opportunity.ValueChanged", "Opportunity.LineItemsChanged")
 QUOTE_TRIGGERS = {"Quote.Accepted": "quote_accepted", "Quote.Sent": "quote_sent"}
@@ -122,7 +129,7 @@ def on_event(e: Envelope, deal: DealFacts | None, automation: dict[str, Any]) ->
     """
     if deal is None:
         return []
-    rules = {**DEFAULT_AUTOMATION, **(automation or {})}
+    rules = rules_of(automation)
     d = e.data
     actions: list[Action] = []
     stage = d.get("stage", deal.stage) if e.type.startswith("Opportunity.") else deal.stage
@@ -162,7 +169,7 @@ def sweep(deals: list[DealFacts], pipelines: dict[UUID | None, dict[str, Any]],
         pipeline = pipelines.get(deal.pipeline_id)
         if deal.status != "open" or pipeline is None:
             continue
-        rules = {**DEFAULT_AUTOMATION, **(pipeline.get("automation") or {})}
+        rules = rules_of(pipeline.get("automation"))
         idle_days = (now - deal.last_activity_at).total_seconds() / 86400
         idle_after = rules["idle_follow_up_days"]
         if idle_after and idle_days >= idle_after:
@@ -188,7 +195,7 @@ def idle_cutoff(pipelines: dict[UUID | None, dict[str, Any]], now: datetime) -> 
     deals (~27 µs a row to make Python values), which stalled a serving node's requests."""
     days = []
     for pipeline in pipelines.values():
-        rules = {**DEFAULT_AUTOMATION, **(pipeline.get("automation") or {})}
+        rules = rules_of(pipeline.get("automation"))
         if rules["idle_follow_up_days"]:
             days.append(rules["idle_follow_up_days"])
         if rules["notify_owner_when_rotting"]:
