@@ -31,12 +31,13 @@ async def get_caller(request: Request, authorization: Annotated[str | None, Head
     """The caller of a remembered key is known on the event loop; a key not seen within the
     cache's ttl is looked up in the event store, in the thread pool."""
     scheme, _, secret = (authorization or "").partition(" ")
+    secret = secret.strip()
     callers: CallerCache = request.app.state.callers
     caller = None
-    if scheme.lower() == "bearer" and secret.strip():
-        known, caller = callers.remembered(secret.strip())
+    if scheme.lower() == "bearer" and secret:
+        known, caller = callers.remembered(secret)
         if not known:
-            caller = await run_in_threadpool(callers.authenticate, secret.strip())
+            caller = await run_in_threadpool(callers.authenticate, secret)
     if caller is None:
         raise HTTPException(401, "A valid API key is required (Authorization: Bearer <key>)",
                             headers={"WWW-Authenticate": "Bearer"})
