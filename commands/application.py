@@ -28,6 +28,7 @@ from commands.aggregate_turns import AggregateTurns
 from commands.errors import Conflict, IdempotencyKeyReused, NotFound
 from commands.group_commit import GroupCommit
 from commands.idempotency import AnsweredRequest, request_id
+from commands.recent_reads import RecentReads
 from domain.base import CrmAggregate, DomainError, Meta
 
 A = TypeVar("A", bound=CrmAggregate)
@@ -128,6 +129,7 @@ class Crm(Application):
         # Without group commit every command is its own transaction (the library's
         # plain save): kept switchable so the benchmark can measure the difference.
         self._write = GroupCommit(self.events.put).commit if group_commit else self.events.put
+        self.recent = RecentReads(self.found)
 
     def register_transcodings(self, transcoder) -> None:
         super().register_transcodings(transcoder)
@@ -210,6 +212,13 @@ class Crm(Application):
             raise NotFound(f"no {kind.__name__.lower()} {aggregate_id}")
         return aggregate
 
+    def found(self, aggregate_id: UUID) -> CrmAggregate | None:
+        """The aggregate, or None if there is none; whose it is, the caller checks."""
+        try:
+            return self.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
     def load_each(self, kind: type[A], ids: list[UUID], tenant_id: str, field: str) -> list[A]:
         """Each of ``ids`` (repeats once) as a ``kind`` of the tenant, read a thousand per query:
         a campaign's recipients would otherwise cost a round trip each. An id that is not one
@@ -237,6 +246,7 @@ class Crm(Application):
             current = self.repository.get(aggregate.id).version if aggregate.version > 1 else None
             raise Conflict("the aggregate was changed by another request; reload and retry",
                            current) from None
+        self.recent.forget(record.id for record in records)
         self.notify_saved()
         return outcome
 

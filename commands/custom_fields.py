@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID
 
@@ -42,13 +43,22 @@ class SetCustomFields(Command):
     values: dict[str, Any] = Field(max_length=100, description="key -> value; null clears")
 
 
-def field_set(crm: Crm, tenant_id: str) -> CustomFieldSet | None:
-    """The tenant's field definitions, or None if it never defined any."""
-    try:
-        found = crm.repository.get(field_set_id(tenant_id))
-    except AggregateNotFoundError:
-        return None
+def field_set(crm: Crm, tenant_id: str, recent: bool = False) -> CustomFieldSet | None:
+    """The tenant's field definitions, or None if it never defined any; with ``recent``, a
+    copy read at most a second ago (commands.recent_reads), to be read and not changed."""
+    aggregate_id = field_set_id(tenant_id)
+    found = crm.recent.get(aggregate_id) if recent else crm.found(aggregate_id)
     return found if isinstance(found, CustomFieldSet) and found.tenant_id == tenant_id else None
+
+
+def decided(crm: Crm, tenant_id: str, decide: Callable[[CustomFieldSet | None], Outcome]) -> Outcome:
+    """``decide`` on a recent copy of the tenant's field definitions, and a refusal again on the
+    current ones: a command whose values validate costs no read of the store, and a field
+    defined (or made optional) a moment ago on another node is never refused."""
+    try:
+        return decide(field_set(crm, tenant_id, recent=True))
+    except DomainError:
+        return decide(field_set(crm, tenant_id))
 
 
 def _existing_field_set(crm: Crm, meta: Meta) -> CustomFieldSet:
@@ -116,8 +126,9 @@ def _claim(crm: Crm, meta: Meta, key: str, value: Any, owner: UUID, field: str) 
 
 def set_values(crm: Crm, meta: Meta, customer_id: UUID, cmd: SetCustomFields,
                expected_version: int | None = None, idem: Idempotency | None = None) -> Outcome:
-    fields = field_set(crm, meta.tenant_id)
-    also: list[CrmAggregate] = []
-    return crm.change(Customer, customer_id, meta,
-                      lambda c: apply_values(crm, meta, c, cmd.values, fields, also),
-                      expected_version, idem, also)
+    def decide(fields: CustomFieldSet | None) -> Outcome:
+        also: list[CrmAggregate] = []
+        return crm.change(Customer, customer_id, meta,
+                          lambda c: apply_values(crm, meta, c, cmd.values, fields, also),
+                          expected_version, idem, also)
+    return decided(crm, meta.tenant_id, decide)

@@ -12,6 +12,7 @@ from commands import custom_fields, leads
 from commands.application import Crm, Idempotency, Outcome
 from commands.base import Command, DecimalString
 from domain.base import CrmAggregate, Meta
+from domain.custom_fields import CustomFieldSet
 from domain.customer import Customer
 
 
@@ -59,21 +60,23 @@ class ArchiveCustomer(Command):
 
 def register(crm: Crm, meta: Meta, cmd: RegisterCustomer, idem: Idempotency | None = None) -> Outcome:
     profile = cmd.model_dump(exclude={"custom_fields", "lifecycle_stage"})
-    fields = custom_fields.field_set(crm, meta.tenant_id)
-    also: list[CrmAggregate] = []
 
-    def make() -> Customer:
-        customer = Customer.register(meta, **profile)
-        if fields:
-            fields.missing_required(cmd.custom_fields or {})
-        custom_fields.apply_values(crm, meta, customer, cmd.custom_fields or {}, fields, also,
-                                   "custom_fields")
-        if cmd.lifecycle_stage != "customer":
-            customer.start_as_lead(meta, cmd.lifecycle_stage)
-            leads.route(crm, meta, customer, leads.lead_settings(crm, meta.tenant_id), also,
-                        "lifecycle_stage")
-        return customer
-    return crm.create(meta, make, idem, also)
+    def decide(fields: CustomFieldSet | None) -> Outcome:
+        also: list[CrmAggregate] = []
+
+        def make() -> Customer:
+            customer = Customer.register(meta, **profile)
+            if fields:
+                fields.missing_required(cmd.custom_fields or {})
+            custom_fields.apply_values(crm, meta, customer, cmd.custom_fields or {}, fields, also,
+                                       "custom_fields")
+            if cmd.lifecycle_stage != "customer":
+                customer.start_as_lead(meta, cmd.lifecycle_stage)
+                leads.route(crm, meta, customer, leads.lead_settings(crm, meta.tenant_id), also,
+                            "lifecycle_stage")
+            return customer
+        return crm.create(meta, make, idem, also)
+    return custom_fields.decided(crm, meta.tenant_id, decide)
 
 
 def update_profile(crm: Crm, meta: Meta, customer_id: UUID, cmd: UpdateProfile,
