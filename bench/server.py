@@ -52,12 +52,16 @@ def peak_memory_mib(pid: int) -> float:
 class Worker:
     """``python -m api.cli ARGS`` (what `crm ARGS` runs), its output appended to ``log``."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log: Path) -> None:
+    def __init__(self, args: list[str], env: dict[str, str], log: Path,
+                 source: Path | None = None) -> None:
+        """``source``: another checkout of the code to run (a build to compare), else this one."""
         self.log_path = log
         self.log = open(log, "ab")
+        if source is not None:  # `-m` puts the working directory first on the path
+            env = {**env, "PYTHONPATH": str(source)}
         self.process = subprocess.Popen([sys.executable, "-m", "api.cli", *args],
                                         env={**os.environ, **env}, stdout=self.log,
-                                        stderr=subprocess.STDOUT)
+                                        stderr=subprocess.STDOUT, cwd=source)
 
     def peak_memory_mib(self) -> float:
         return peak_memory_mib(self.process.pid)
@@ -75,11 +79,12 @@ class Worker:
 class Server(Worker):
     """`crm serve --role ROLE` on a free loopback port; returns once /health answers."""
 
-    def __init__(self, role: str, env: dict[str, str], log: Path, workers: int = 1) -> None:
+    def __init__(self, role: str, env: dict[str, str], log: Path, workers: int = 1,
+                 source: Path | None = None) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         super().__init__(["serve", "--host", "127.0.0.1", "--port", str(self.port), "--role", role,
-                          *(["--workers", str(workers)] if workers > 1 else [])], env, log)
+                          *(["--workers", str(workers)] if workers > 1 else [])], env, log, source)
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline:
             try:
