@@ -62,3 +62,13 @@ def get_task(db, tenant_id: str, task_id: UUID) -> dict[str, Any] | None:
     found = as_dicts(db.execute(f"SELECT {', '.join(COLUMNS)} FROM tasks WHERE id = ? AND tenant_id = ?",
                              [task_id, tenant_id]))
     return found[0] if found else None
+
+
+def existing(db, tenant_id: str, ids: list[UUID]) -> set[UUID]:
+    """Which of ``ids`` are the tenant's tasks already: the daily jobs name their tasks by what
+    they are for, and asking here once is cheaper than a create that fails per task each day."""
+    if not ids:
+        return set()
+    return {row[0] for row in db.execute(
+        "SELECT id FROM tasks WHERE tenant_id = ? AND id IN (SELECT unnest(?::UUID[]))",
+        [tenant_id, ids]).fetchall()}

@@ -154,6 +154,34 @@ def test_the_daily_sweep_through_http(make_tenant, module_app):
     assert titles == sorted([(idle["id"], "normal"), (idle["id"], "high"), (stale["id"], "high")])
 
 
+def test_a_sweep_finds_the_tasks_it_made_on_the_read_model_and_sends_no_command(make_tenant, module_app,
+                                                                               monkeypatch):
+    """Every day a rotting deal asks for the same task again; once the read model shows it, the
+    sweep knows without trying to create it (a failed transaction per task and day)."""
+    shop = make_tenant("Twice Swept Shop")
+    real_now = datetime.now(timezone.utc)
+    customer = shop.register()
+    stale = shop.post("/v1/opportunities", {
+        "customer_id": customer["id"], "title": "Stale deal", "value": "10", "currency": "GBP",
+        "owner": "bo", "occurred_at": (real_now - timedelta(days=40)).isoformat()}).json()
+    shop.get("/v1/pipelines", token=stale["consistency_token"])
+    crm = module_app.state.crm
+    creates = []
+    real_create = crm.create
+    monkeypatch.setattr(crm, "create", lambda meta, *args, **kwargs: (
+        creates.append(meta.tenant_id), real_create(meta, *args, **kwargs))[1])
+    module_app.state.clock = lambda: real_now + timedelta(days=1)
+    try:
+        [made] = shop.post("/v1/automation/sales-sweep").json()["created"]
+        assert creates.count(shop.id) == 1
+        shop.get("/v1/tasks", token=f"{UUID(made).hex}.1")  # the read model shows it now
+        again = shop.post("/v1/automation/sales-sweep").json()
+    finally:
+        module_app.state.clock = None
+    assert again["already_existed"] == [made] and again["created"] == []
+    assert creates.count(shop.id) == 1
+
+
 def test_the_daily_sweep_node_job_sweeps_every_tenant_with_deals_once_a_day(make_tenant, module_app):
     from workers.sales_sweep import DAILY_HOUR, daily_sales_sweep
 

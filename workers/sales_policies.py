@@ -28,6 +28,7 @@ jobs (workers/sales_sweep.py, workers/node_jobs.py), and on demand from
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -224,16 +225,19 @@ def expire_lapsed_quotes(quotes: list[dict[str, Any]], now: datetime) -> list[Ac
 
 
 def execute(crm: Crm, meta: Meta, actions: list[Action],
-            now: datetime | None = None) -> dict[str, list[UUID]]:
+            now: datetime | None = None, made: Collection[UUID] = ()) -> dict[str, list[UUID]]:
     """Carries actions out through the command layer; each action is its own command.
 
-    A task that exists already (the policy ran before) is reported, not created
-    twice; a move the deal no longer allows (it moved on, or closed) is skipped.
+    A task that exists already (the policy ran before: in ``made``, or found by the
+    store) is reported, not created twice; a move the deal no longer allows (it
+    moved on, or closed) is skipped.
     """
     report: dict[str, list[UUID]] = {"created": [], "already_existed": [], "moved": [],
                                      "expired_quotes": [], "skipped": []}
     for action in actions:
-        if isinstance(action, CreateTask):
+        if isinstance(action, CreateTask) and action.task_id in made:
+            report["already_existed"].append(action.task_id)
+        elif isinstance(action, CreateTask):
             try:
                 crm.create(meta, lambda a=action: Task.create(
                     meta, a.title, a.due_at, a.priority, a.assignee, a.customer_id,
@@ -304,7 +308,18 @@ def run_sweep(crm: Crm, db, meta: Meta, now: datetime) -> dict[str, list[UUID]]:
              if cutoff else [])
     actions = sweep(facts, by_id, now)
     actions += expire_lapsed_quotes(quotes.lapsed_quotes(db, meta.tenant_id, now), now)
-    return execute(crm, meta, actions, now)
+    return execute(crm, meta, actions, now, _tasks_made(db, meta, actions))
+
+
+def _tasks_made(db, meta: Meta, actions: list[Action]) -> set[UUID]:
+    """The tasks of ``actions`` that a run of the daily jobs made already, by the read model.
+    Every day a rotting deal or a coming renewal asks for the same task again: a tenant with
+    thousands of them cost as many failed creates (a transaction each). One that the read model
+    has not shown yet is still created, and found there by the store."""
+    from readmodels import tasks  # the read side, only where a store is
+
+    return tasks.existing(db, meta.tenant_id,
+                          [a.task_id for a in actions if isinstance(a, CreateTask)])
 
 
 RENEWAL_WINDOW_DAYS = 30  # the daily reminders look this far ahead (the route's default too)
@@ -316,5 +331,6 @@ def run_renewal_reminders(crm: Crm, db, meta: Meta, now: datetime,
     active contract whose renewal date falls within ``within_days``; once per renewal date."""
     from readmodels import contracts  # the read side, only where a store is
 
-    due = contracts.up_for_renewal(db, meta.tenant_id, now.date(), within_days)
-    return execute(crm, meta, renewal_reminders(due, now), now)
+    actions = renewal_reminders(contracts.up_for_renewal(db, meta.tenant_id, now.date(), within_days),
+                                now)
+    return execute(crm, meta, actions, now, _tasks_made(db, meta, actions))
