@@ -1,8 +1,8 @@
 """Recent reads: a tenant's settings that commands read but do not change, read once a second.
 
 Registering a customer validates its custom fields against the tenant's definitions, and that
-read of the store (a SELECT and its decoding, even when the tenant has none) was ~10% of a
-registration's CPU on a loaded command node (docs/PERFORMANCE.md, "Commands"). Definitions
+read of the store (a SELECT and its decoding, even when the tenant has none) was a quarter of a
+registration's CPU on a loaded command node (docs/PERFORMANCE.md, "Recent reads"). Definitions
 change rarely, so a copy read a moment ago serves; the callers decide a refusal again on the
 current definitions (``custom_fields.decided``), so a copy can only let through what the
 current definitions would refuse, and only for ``max_age_s`` after another process changed them:
