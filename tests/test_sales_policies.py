@@ -154,17 +154,23 @@ def test_the_daily_sweep_through_http(make_tenant, module_app):
     assert titles == sorted([(idle["id"], "normal"), (idle["id"], "high"), (stale["id"], "high")])
 
 
-def test_a_sweep_finds_the_tasks_it_made_on_the_read_model_and_sends_no_command(make_tenant, module_app,
-                                                                               monkeypatch):
-    """Every day a rotting deal asks for the same task again; once the read model shows it, the
-    sweep knows without trying to create it (a failed transaction per task and day)."""
-    shop = make_tenant("Twice Swept Shop")
+def _shop_with_a_stale_deal(shop):
+    """``shop`` with one deal in the default pipeline's lead stage, idle for 40 days (it rots
+    after 30), on the read model; and the real time it was made at."""
     real_now = datetime.now(timezone.utc)
     customer = shop.register()
     stale = shop.post("/v1/opportunities", {
         "customer_id": customer["id"], "title": "Stale deal", "value": "10", "currency": "GBP",
         "owner": "bo", "occurred_at": (real_now - timedelta(days=40)).isoformat()}).json()
     shop.get("/v1/pipelines", token=stale["consistency_token"])
+    return shop, real_now
+
+
+def test_a_sweep_finds_the_tasks_it_made_on_the_read_model_and_sends_no_command(make_tenant, module_app,
+                                                                               monkeypatch):
+    """Every day a rotting deal asks for the same task again; once the read model shows it, the
+    sweep knows without trying to create it (a failed transaction per task and day)."""
+    shop, real_now = _shop_with_a_stale_deal(make_tenant("Twice Swept Shop"))
     crm = module_app.state.crm
     creates = []
     real_create = crm.create
@@ -185,13 +191,7 @@ def test_a_sweep_finds_the_tasks_it_made_on_the_read_model_and_sends_no_command(
 def test_the_daily_sweep_node_job_sweeps_every_tenant_with_deals_once_a_day(make_tenant, module_app):
     from workers.sales_sweep import DAILY_HOUR, daily_sales_sweep
 
-    shop = make_tenant("Daily Sweep Shop")
-    real_now = datetime.now(timezone.utc)
-    customer = shop.register()
-    made = shop.post("/v1/opportunities", {
-        "customer_id": customer["id"], "title": "Stale deal", "value": "10", "currency": "GBP",
-        "owner": "bo", "occurred_at": (real_now - timedelta(days=40)).isoformat()}).json()
-    shop.get("/v1/pipelines", token=made["consistency_token"])
+    shop, real_now = _shop_with_a_stale_deal(make_tenant("Daily Sweep Shop"))
     job = daily_sales_sweep(module_app.state.crm, module_app.state.store)
 
     morning = (real_now + timedelta(days=1)).replace(hour=DAILY_HOUR, minute=0, second=0,
