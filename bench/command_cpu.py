@@ -74,10 +74,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default=",".join(mode for mode, _ in COMMIT_MODES))
     parser.add_argument("--processes", default=None, help="e.g. 1,2 (builds: 1)")
+    parser.add_argument("--postgres", default=POSTGRES)
     args = parser.parse_args(argv)
     modes = args.modes.split(",")
     processes = [int(p) for p in (args.processes or ("1" if args.builds else "1,2")).split(",")]
-    with (scratch_schema(POSTGRES) as url, tempfile.TemporaryDirectory(prefix="crm-bench-cpu-") as work,
+    with (scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory(prefix="crm-bench-cpu-") as work,
           ExitStack() as stack):
         headers = {"Authorization": f"Bearer {_new_tenant(url, 'Bench load')[1]}"}
         if not args.builds:
