@@ -251,9 +251,8 @@ class Crm(Application):
         return outcome
 
     def _answered(self, meta: Meta, idempotency: Idempotency) -> Outcome | None:
-        try:
-            request = self.repository.get(request_id(meta.tenant_id, idempotency.key))
-        except AggregateNotFoundError:
+        request = self.found(request_id(meta.tenant_id, idempotency.key))
+        if request is None:
             return None
         if request.fingerprint != idempotency.fingerprint:
             raise IdempotencyKeyReused("this Idempotency-Key was used for a different request")

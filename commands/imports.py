@@ -25,8 +25,6 @@ from datetime import datetime
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands import custom_fields, leads
 from commands.application import Crm
 from commands.errors import Conflict, NotFound
@@ -206,10 +204,7 @@ def _external_link(crm: Crm, meta: Meta, external_id: str | None) -> UniqueClaim
     """The record of which customer an external id belongs to, if it was imported before."""
     if not external_id:
         return None
-    try:
-        link = crm.repository.get(claim_id(meta.tenant_id, EXTERNAL_ID, external_id))
-    except AggregateNotFoundError:
-        return None
+    link = crm.found(claim_id(meta.tenant_id, EXTERNAL_ID, external_id))
     return link if isinstance(link, UniqueClaim) and link.tenant_id == meta.tenant_id else None
 
 

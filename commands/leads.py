@@ -90,10 +90,7 @@ class SetScoringRules(Command):
 
 
 def lead_settings(crm: Crm, tenant_id: str) -> LeadSettings | None:
-    try:
-        found = crm.repository.get(settings_id(tenant_id))
-    except AggregateNotFoundError:
-        return None
+    found = crm.found(settings_id(tenant_id))
     return found if isinstance(found, LeadSettings) and found.tenant_id == tenant_id else None
 
 

@@ -7,8 +7,6 @@ import time
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError
-
 from commands.application import Crm
 from domain.base import Meta
 from domain.tenant import ApiKey, Tenant, key_id
@@ -39,10 +37,7 @@ def issue_key(crm: Crm, meta: Meta, role: str, label: str | None = None) -> str:
 
 
 def authenticate(crm: Crm, secret: str) -> Caller | None:
-    try:
-        key = crm.repository.get(key_id(secret))
-    except AggregateNotFoundError:
-        return None
+    key = crm.found(key_id(secret))
     if not isinstance(key, ApiKey) or key.revoked:
         return None
     return Caller(tenant_id=key.tenant_id, role=key.role, key_id=key.id)
