@@ -235,9 +235,10 @@ def execute(crm: Crm, meta: Meta, actions: list[Action],
     report: dict[str, list[UUID]] = {"created": [], "already_existed": [], "moved": [],
                                      "expired_quotes": [], "skipped": []}
     for action in actions:
-        if isinstance(action, CreateTask) and action.task_id in made:
-            report["already_existed"].append(action.task_id)
-        elif isinstance(action, CreateTask):
+        if isinstance(action, CreateTask):
+            if action.task_id in made:
+                report["already_existed"].append(action.task_id)
+                continue
             try:
                 crm.create(meta, lambda a=action: Task.create(
                     meta, a.title, a.due_at, a.priority, a.assignee, a.customer_id,
@@ -308,18 +309,20 @@ def run_sweep(crm: Crm, db, meta: Meta, now: datetime) -> dict[str, list[UUID]]:
              if cutoff else [])
     actions = sweep(facts, by_id, now)
     actions += expire_lapsed_quotes(quotes.lapsed_quotes(db, meta.tenant_id, now), now)
-    return execute(crm, meta, actions, now, _tasks_made(db, meta, actions))
+    return _execute_daily(crm, db, meta, actions, now)
 
 
-def _tasks_made(db, meta: Meta, actions: list[Action]) -> set[UUID]:
-    """The tasks of ``actions`` that a run of the daily jobs made already, by the read model.
+def _execute_daily(crm: Crm, db, meta: Meta, actions: list[Action],
+                   now: datetime) -> dict[str, list[UUID]]:
+    """``execute`` for the daily jobs, which know the tasks made already from the read model.
     Every day a rotting deal or a coming renewal asks for the same task again: a tenant with
     thousands of them cost as many failed creates (a transaction each). One that the read model
     has not shown yet is still created, and found there by the store."""
     from readmodels import tasks  # the read side, only where a store is
 
-    return tasks.existing(db, meta.tenant_id,
+    made = tasks.existing(db, meta.tenant_id,
                           [a.task_id for a in actions if isinstance(a, CreateTask)])
+    return execute(crm, meta, actions, now, made)
 
 
 RENEWAL_WINDOW_DAYS = 30  # the daily reminders look this far ahead (the route's default too)
@@ -333,4 +336,4 @@ def run_renewal_reminders(crm: Crm, db, meta: Meta, now: datetime,
 
     actions = renewal_reminders(contracts.up_for_renewal(db, meta.tenant_id, now.date(), within_days),
                                 now)
-    return execute(crm, meta, actions, now, _tasks_made(db, meta, actions))
+    return _execute_daily(crm, db, meta, actions, now)
