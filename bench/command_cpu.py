@@ -16,7 +16,8 @@ With ``--builds`` it compares two revisions of the code instead (each checked ou
 temporary worktree): every round runs both, in alternating order, on the same store, one
 process each, so that a change of a few per cent is not lost in the machine's drift between
 runs, which here is larger (docs/PERFORMANCE.md). ``--modes`` and ``--processes`` narrow
-either form.
+either form; ``--leads`` registers leads instead of customers (the lead settings' routing
+on the request path too).
 """
 
 from __future__ import annotations
@@ -35,15 +36,22 @@ from bench.server import Server
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def _register_lead(client: int, i: int):
+    """A lead (routed by the tenant's lead settings) rather than a customer."""
+    method, path, body = _register(client, i)
+    return method, path, {**body, "lifecycle_stage": "lead", "source": "web"}
+
+
 def measure(url: str, work: str, headers: dict, clients: int, seconds: float, mode: str,
-            processes: int = 1, source: Path | None = None, label: str = "") -> None:
+            processes: int = 1, source: Path | None = None, label: str = "",
+            request_for=_register) -> None:
     server = Server("command", {"CRM_EVENT_STORE": url, "CRM_GROUP_COMMIT": dict(COMMIT_MODES)[mode],
                                 "CRM_DATA_DIR": work},
                     Path(work) / "command.log", workers=processes, source=source)
     try:
-        load.run(server.url, headers, clients, 2, _register)  # warm up
+        load.run(server.url, headers, clients, 2, request_for)  # warm up
         used = server.cpu_seconds()
-        latencies, errors, elapsed = load.run(server.url, headers, clients, seconds, _register)
+        latencies, errors, elapsed = load.run(server.url, headers, clients, seconds, request_for)
         cpu = server.cpu_seconds() - used
         print(f"{label}{mode}, {processes} process(es), {clients} clients, pid "
               f"{server.process.pid}: {len(latencies) / elapsed:,.0f} commands/s, "
@@ -74,8 +82,11 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--modes", default=",".join(mode for mode, _ in COMMIT_MODES))
     parser.add_argument("--processes", default=None, help="e.g. 1,2 (builds: 1)")
+    parser.add_argument("--leads", action="store_true",
+                        help="register leads (routed by the lead settings) instead of customers")
     parser.add_argument("--postgres", default=POSTGRES)
     args = parser.parse_args(argv)
+    request_for = _register_lead if args.leads else _register
     modes = args.modes.split(",")
     processes = [int(p) for p in (args.processes or ("1" if args.builds else "1,2")).split(",")]
     with (scratch_schema(args.postgres) as url, tempfile.TemporaryDirectory(prefix="crm-bench-cpu-") as work,
@@ -83,13 +94,14 @@ def main(argv: list[str] | None = None) -> None:
         headers = {"Authorization": f"Bearer {_new_tenant(url, 'Bench load')[1]}"}
         if not args.builds:
             for count, mode in itertools.product(processes, modes):
-                measure(url, work, headers, args.clients, args.seconds, mode, count)
+                measure(url, work, headers, args.clients, args.seconds, mode, count,
+                        request_for=request_for)
             return
         builds = [(rev, stack.enter_context(worktree(rev, work))) for rev in args.builds]
         for round_, count, mode in itertools.product(range(args.rounds), processes, modes):
             for rev, source in builds[::-1] if round_ % 2 else builds:
                 measure(url, work, headers, args.clients, args.seconds, mode, count, source,
-                        f"round {round_ + 1}, {rev}: ")
+                        f"round {round_ + 1}, {rev}: ", request_for)
 
 
 if __name__ == "__main__":

@@ -72,8 +72,8 @@ def register(crm: Crm, meta: Meta, cmd: RegisterCustomer, idem: Idempotency | No
                                        "custom_fields")
             if cmd.lifecycle_stage != "customer":
                 customer.start_as_lead(meta, cmd.lifecycle_stage)
-                leads.route(crm, meta, customer, leads.lead_settings(crm, meta.tenant_id), also,
-                            "lifecycle_stage")
+                settings = leads.lead_settings(crm, meta.tenant_id, recent=True)
+                leads.route(crm, meta, customer, settings, also, "lifecycle_stage")
             return customer
         return crm.create(meta, make, idem, also)
     return custom_fields.decided(crm, meta.tenant_id, decide)

@@ -89,8 +89,14 @@ class SetScoringRules(Command):
 # -- loading -----------------------------------------------------------------------------------
 
 
-def lead_settings(crm: Crm, tenant_id: str) -> LeadSettings | None:
-    found = crm.found(settings_id(tenant_id))
+def lead_settings(crm: Crm, tenant_id: str, recent: bool = False) -> LeadSettings | None:
+    """The tenant's lead settings, or None if it never set any; with ``recent``, a copy read at
+    most a second ago (commands.recent_reads), to be read and not changed.
+
+    Registering a lead routes it by these settings; a copy is enough there, since a routing
+    rule changed on another node less than a second ago routes the lead as if it had come
+    that moment earlier, and this node's own changes are in force at once."""
+    found = crm.recent.get(settings_id(tenant_id)) if recent else crm.found(settings_id(tenant_id))
     return found if isinstance(found, LeadSettings) and found.tenant_id == tenant_id else None
 
 

@@ -1,4 +1,5 @@
-"""Recent reads: a tenant's field definitions read about once a second, never wrongly refused."""
+"""Recent reads: a tenant's field definitions and lead settings read about once a second;
+registrations never wrongly refused."""
 
 from __future__ import annotations
 
@@ -6,14 +7,16 @@ from uuid import uuid4
 
 import pytest
 
-from commands import custom_fields
+from commands import custom_fields, leads
 from commands.application import Crm
 from commands.custom_fields import DefineField, RetireField, SetCustomFields
 from commands.customers import RegisterCustomer, register
+from commands.leads import RoutingCondition, RoutingRule, SetRoutingRules
 from commands.recent_reads import RecentReads
 from domain.base import DomainError, Meta
 from domain.custom_fields import field_set_id
 from domain.customer import Customer
+from domain.leads import settings_id
 
 
 class Clock:
@@ -105,3 +108,30 @@ def test_what_another_node_retired_is_refused_once_the_copy_is_a_second_old(two_
     with pytest.raises(DomainError) as refused:
         custom_fields.set_values(node, meta, ada.id, SetCustomFields(values={"vip": False}))
     assert refused.value.field == "values.vip"
+
+
+def test_lead_registrations_route_by_settings_read_once_a_second(two_nodes, monkeypatch):
+    node, other = two_nodes
+    meta = Meta(str(uuid4()), "test")
+    web = SetRoutingRules(rules=[RoutingRule(name="web", when=RoutingCondition(source="web"),
+                                             owner="ann")])
+    leads.set_routing_rules(other, meta, web)
+    reads = []
+    monkeypatch.setattr(node.recent, "_read",
+                        lambda i, read=node.recent._read: reads.append(i) or read(i))
+
+    def owner_of(name: str) -> str | None:
+        lead = register(node, meta, RegisterCustomer(name=name, source="web", lifecycle_stage="lead"))
+        return node.load(Customer, lead.id, meta.tenant_id).owner
+
+    assert [owner_of(name) for name in ("Ada", "Bea", "Cy")] == ["ann", "ann", "ann"]
+    assert reads.count(settings_id(meta.tenant_id)) == 1
+
+    # Changed on this node: in force here at once.
+    leads.set_routing_rules(node, meta, SetRoutingRules(rules=[
+        RoutingRule(name="web", when=RoutingCondition(source="web"), owner="bo")]))
+    assert owner_of("Dee") == "bo"
+    # Changed on another node: in force here once the copy is a second old.
+    leads.set_routing_rules(other, meta, web)
+    node.recent.max_age_s = 0.0  # as a second later
+    assert owner_of("Eve") == "ann"
