@@ -35,9 +35,16 @@ def timed_catch_up(crm, projector: Projector, head: int, phases: Phases) -> dict
         started = time.perf_counter()
         thread = threading.Thread(target=work, name="bench-catch-up", daemon=True)
         thread.start()
-        while thread.is_alive():
-            thread.join(0.5)
-            advance(projector.store.position(first))
+        try:
+            while thread.is_alive():
+                thread.join(0.5)
+                advance(projector.store.position(first))
+        except BaseException:
+            # The run is stopping (SIGTERM, Ctrl-C) and will close the store: the batch in
+            # flight finishes first and no other starts (the lock is never given back), so
+            # the thread does not write into a closed file and nothing prints a second error.
+            projector.lock.acquire()
+            raise
         elapsed = time.perf_counter() - started
     if "error" in done:
         raise done["error"]

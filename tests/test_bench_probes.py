@@ -1,16 +1,21 @@
 """The in-process probes of bench/ (`python -m bench.file_reads`, `python -m bench.segment_refresh`,
-`python -m bench.ab`) run on a file a service left behind and measure what they say they measure."""
+`python -m bench.ab`) run on a file a service left behind and measure what they say they measure;
+the suite's catch-up stops cleanly."""
 
 from __future__ import annotations
 
+import threading
+import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from bench import ab, file_reads, segment_refresh
+from bench import ab, file_reads, projection_speed, segment_refresh
 from commands.settings import Settings
 from readmodels import timeline
 from tests.conftest import _tenant
@@ -83,3 +88,39 @@ def test_the_ab_probe_refuses_versions_that_answer_differently(readmodels_file, 
     monkeypatch.setattr(ab, "at_revision", other_answers)
     with pytest.raises(SystemExit, match="timeline: the two versions answer differently"):
         ab.compare(readmodels_file, "HEAD", rounds=1, calls=1, only=["timeline"])
+
+
+def test_a_catch_up_stopped_midway_ends_its_batch_and_starts_no_other(monkeypatch):
+    """SIGTERM or Ctrl-C during the suite's catch-up: the run then closes the store, so the
+    catch-up thread must not be inside a batch, nor start one, once the stop is raised."""
+    batches = []  # "start" / "end" of each batch, as the thread applies them
+    stop = threading.Event()
+
+    def catch_up(crm, projector):
+        while not stop.is_set():
+            with projector.lock:
+                batches.append("start")
+                time.sleep(0.05)
+                batches.append("end")
+        return 0
+
+    @contextmanager
+    def phases(name, total=None):
+        calls = []
+
+        def advance(done):
+            calls.append(done)
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+        yield advance
+
+    monkeypatch.setattr(projection_speed, "catch_up", catch_up)
+    projector = SimpleNamespace(projections={"timeline": None}, lock=threading.Lock(),
+                                store=SimpleNamespace(position=lambda name: 0))
+    with pytest.raises(KeyboardInterrupt):
+        projection_speed.timed_catch_up(None, projector, 100, phases)
+    stopped_at = list(batches)
+    time.sleep(0.3)
+    stop.set()
+    assert stopped_at[-1] == "end" and batches == stopped_at
+    projector.lock.release()  # the waiting thread ends
