@@ -71,6 +71,9 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Before the backfill and the catch-up, which can take minutes on a large store: their
+        # collections then leave the app's long-lived objects alone (workers/lifecycle.py).
+        freeze_start_up()
         if rebuilds:
             rebuilds.backfill()  # before the live feed runs: see Rebuilds.backfill
         for worker in (tailer, feed):
@@ -78,7 +81,6 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
                 worker.start()
         if tailer:
             wait_for_head(crm, store, settings.startup_catch_up)
-        freeze_start_up()
         yield
         gc.unfreeze()  # an app stopped in a process that goes on (the tests) is collectable again
         for worker in (tailer, feed):

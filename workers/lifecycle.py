@@ -17,11 +17,12 @@ from pathlib import Path
 
 
 def freeze_start_up() -> None:
-    """Marks the end of a process's start-up. What it made so far (modules, routes, clients,
+    """Marks the end of a process's building. What it made so far (modules, routes, clients,
     pydantic's validators) lives as long as the process; frozen, the collector's full passes
     no longer walk it. Unfrozen, each pass stopped every thread for ~40 ms in a worker and
-    130-300 ms in a serving node (docs/PERFORMANCE.md, "Pauses"). Start-up's own garbage is
-    small, so it is not collected first (that would be one more such pause)."""
+    130-300 ms in a serving node (docs/PERFORMANCE.md, "Pauses"), and the passes took a fifth
+    of a serving node's start-up catch-up, so a node freezes before catching up. Start-up's
+    own garbage is small, so it is not collected first (that would be one more such pause)."""
     gc.freeze()
 
 
