@@ -219,6 +219,14 @@ class Crm(Application):
         except AggregateNotFoundError:
             return None
 
+    def of_tenant(self, kind: type[A], aggregate_id: UUID, tenant_id: str,
+                  recent: bool = False) -> A | None:
+        """The tenant's ``kind`` with this id, or None if there is none of the tenant's (a
+        tenant's settings it never set, another tenant's id); with ``recent``, a copy read at
+        most a second ago (commands.recent_reads), to be read and not changed."""
+        found = self.recent.get(aggregate_id) if recent else self.found(aggregate_id)
+        return found if isinstance(found, kind) and found.tenant_id == tenant_id else None
+
     def load_each(self, kind: type[A], ids: list[UUID], tenant_id: str, field: str) -> list[A]:
         """Each of ``ids`` (repeats once) as a ``kind`` of the tenant, read a thousand per query:
         a campaign's recipients would otherwise cost a round trip each. An id that is not one

@@ -46,9 +46,7 @@ class SetCustomFields(Command):
 def field_set(crm: Crm, tenant_id: str, recent: bool = False) -> CustomFieldSet | None:
     """The tenant's field definitions, or None if it never defined any; with ``recent``, a
     copy read at most a second ago (commands.recent_reads), to be read and not changed."""
-    aggregate_id = field_set_id(tenant_id)
-    found = crm.recent.get(aggregate_id) if recent else crm.found(aggregate_id)
-    return found if isinstance(found, CustomFieldSet) and found.tenant_id == tenant_id else None
+    return crm.of_tenant(CustomFieldSet, field_set_id(tenant_id), tenant_id, recent)
 
 
 def decided(crm: Crm, tenant_id: str, decide: Callable[[CustomFieldSet | None], Outcome]) -> Outcome:

@@ -204,8 +204,8 @@ def _external_link(crm: Crm, meta: Meta, external_id: str | None) -> UniqueClaim
     """The record of which customer an external id belongs to, if it was imported before."""
     if not external_id:
         return None
-    link = crm.found(claim_id(meta.tenant_id, EXTERNAL_ID, external_id))
-    return link if isinstance(link, UniqueClaim) and link.tenant_id == meta.tenant_id else None
+    return crm.of_tenant(UniqueClaim, claim_id(meta.tenant_id, EXTERNAL_ID, external_id),
+                         meta.tenant_id)
 
 
 def _save(crm: Crm, meta: Meta, customer: Customer, also: list[CrmAggregate]) -> str:

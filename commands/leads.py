@@ -96,8 +96,7 @@ def lead_settings(crm: Crm, tenant_id: str, recent: bool = False) -> LeadSetting
     Registering a lead routes it by these settings; a copy is enough there, since a routing
     rule changed on another node less than a second ago routes the lead as if it had come
     that moment earlier, and this node's own changes are in force at once."""
-    found = crm.recent.get(settings_id(tenant_id)) if recent else crm.found(settings_id(tenant_id))
-    return found if isinstance(found, LeadSettings) and found.tenant_id == tenant_id else None
+    return crm.of_tenant(LeadSettings, settings_id(tenant_id), tenant_id, recent)
 
 
 def _team(crm: Crm, meta: Meta, name: str, field: str) -> Team:
