@@ -59,6 +59,14 @@ def test_a_read_that_began_before_a_save_is_not_kept():
     assert recent.get(settings) == "after the save"
 
 
+def store_reads(node: Crm, monkeypatch) -> list:
+    """The ids ``node``'s recent copies read from the store, from now on."""
+    reads = []
+    monkeypatch.setattr(node.recent, "_read",
+                        lambda i, read=node.recent._read: reads.append(i) or read(i))
+    return reads
+
+
 @pytest.fixture
 def two_nodes(event_store_url):
     node, other = Crm(event_store_url), Crm(event_store_url)
@@ -71,9 +79,7 @@ def test_registrations_read_the_definitions_once_and_are_never_wrongly_refused(t
                                                                              monkeypatch):
     node, other = two_nodes
     meta = Meta(str(uuid4()), "test")
-    reads = []
-    monkeypatch.setattr(node.recent, "_read",
-                        lambda i, read=node.recent._read: reads.append(i) or read(i))
+    reads = store_reads(node, monkeypatch)
     for name in ("Ada", "Bea", "Cy"):
         register(node, meta, RegisterCustomer(name=name))
     assert reads == [field_set_id(meta.tenant_id)]  # the tenant has none: that is kept too
@@ -116,9 +122,7 @@ def test_lead_registrations_route_by_settings_read_once_a_second(two_nodes, monk
     web = SetRoutingRules(rules=[RoutingRule(name="web", when=RoutingCondition(source="web"),
                                              owner="ann")])
     leads.set_routing_rules(other, meta, web)
-    reads = []
-    monkeypatch.setattr(node.recent, "_read",
-                        lambda i, read=node.recent._read: reads.append(i) or read(i))
+    reads = store_reads(node, monkeypatch)
 
     def owner_of(name: str) -> str | None:
         lead = register(node, meta, RegisterCustomer(name=name, source="web", lifecycle_stage="lead"))
