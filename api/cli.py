@@ -186,13 +186,23 @@ def projections_status(
         print(json.dumps(rows, default=str))
         return
     table = Table("node", "projection", "position", "lag (events)", "newest event", "age",
-                  "generation")
+                  "generation", "rebuilding")
     for row in rows:
         table.add_row(row.get("node") or "-", row["projection"], str(row["position"]),
                       f"{row['lag']} ({row.get('lag_source', 'event store')})",
                       str(row.get("newest_event_at") or "-"), _age(row.get("newest_event_age_seconds")),
-                      str(row["generation"]))
+                      str(row["generation"]), _rebuilding(row.get("rebuilding")))
     Console().print(table)
+
+
+def _rebuilding(job: dict | None) -> str:
+    """A node's rebuild of the projection, as an operator watching the table wants it."""
+    if not job or job["state"] == "done":
+        return "-"
+    if job["state"] == "failed":
+        return f"failed: {job.get('error')}"
+    done, total = job.get("position") or 0, job.get("total") or 0
+    return f"{done:,} of {total:,} ({done / total:.0%})" if total else "starting"
 
 
 def _local_status(settings: Settings) -> list[dict]:

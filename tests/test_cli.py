@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import create_app
+from api import cli as cli_module
 from api.cli import app as cli
 from commands.settings import Settings
 from projections import PROJECTIONS
@@ -106,3 +107,25 @@ def test_projection_status_and_rebuild_without_a_running_node(data_dir, monkeypa
 
     unknown = runner.invoke(cli, ["projections", "rebuild", "no_such_projection"])
     assert unknown.exit_code == 2 and "no projection" in unknown.stderr
+
+
+def test_the_status_table_shows_a_running_nodes_rebuilds(data_dir, monkeypatch):
+    """An operator watching `crm projections status` sees how far a node's rebuild is, and why
+    one failed, as the JSON already said."""
+    monkeypatch.setenv("COLUMNS", "300")  # rich wraps a table to the terminal's width
+    with serve() as node:
+        node.headers["Authorization"] = "Bearer test-admin-token"
+        monkeypatch.setattr(cli_module, "_node", lambda url, settings: node)
+        node.app.state.rebuilds.jobs.update(
+            timeline={"state": "running", "position": 840_000, "total": 2_000_000, "error": None},
+            orders={"state": "failed", "position": 5, "total": 9, "error": "OperationalError('gone')"},
+            tasks={"state": "running", "position": 0, "total": 0, "error": None},
+            customer_summary={"state": "done", "position": 9, "total": 9, "error": None})
+        table = crm("projections", "status", "--url", "http://node-1").stdout
+
+    rows = {line.split("│")[2].strip(): line.split("│")[-2].strip()
+            for line in table.splitlines() if line.count("│") > 3}
+    assert rows["timeline"] == "840,000 of 2,000,000 (42%)"
+    assert rows["orders"] == "failed: OperationalError('gone')"
+    assert rows["tasks"] == "starting"
+    assert rows["customer_summary"] == rows["customer_directory"] == "-"
