@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.app import create_app
 from api import cli as cli_module
+from api.app import create_app
 from api.cli import app as cli
 from commands.settings import Settings
 from projections import PROJECTIONS
