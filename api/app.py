@@ -8,7 +8,6 @@ read models (``all``, ``query``) also runs the node jobs (workers/node_jobs.py).
 
 from __future__ import annotations
 
-import gc
 import logging
 import secrets
 from contextlib import asynccontextmanager
@@ -28,7 +27,7 @@ from commands.settings import Settings
 from commands.tenants import CallerCache
 from readmodels.store import ReadStore
 from workers.kafka_feed import KafkaFeed
-from workers.lifecycle import freeze_start_up
+from workers.lifecycle import frozen
 from workers.node_jobs import NodeJobs, caught_up, node_jobs
 from workers.projector import LogTailer, Projector, wait_for_head
 from workers.rebuilds import Rebuilds
@@ -71,18 +70,17 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        # Before the backfill and the catch-up, which can take minutes on a large store: their
-        # collections then leave the app's long-lived objects alone (workers/lifecycle.py).
-        freeze_start_up()
-        if rebuilds:
-            rebuilds.backfill()  # before the live feed runs: see Rebuilds.backfill
-        for worker in (tailer, feed):
-            if worker:
-                worker.start()
-        if tailer:
-            wait_for_head(crm, store, settings.startup_catch_up)
-        yield
-        gc.unfreeze()  # an app stopped in a process that goes on (the tests) is collectable again
+        # Frozen before the backfill and the catch-up, which can take minutes on a large store:
+        # their collections then leave the app's long-lived objects alone (workers/lifecycle.py).
+        with frozen():
+            if rebuilds:
+                rebuilds.backfill()  # before the live feed runs: see Rebuilds.backfill
+            for worker in (tailer, feed):
+                if worker:
+                    worker.start()
+            if tailer:
+                wait_for_head(crm, store, settings.startup_catch_up)
+            yield
         for worker in (tailer, feed):
             if worker:
                 worker.stop()

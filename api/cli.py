@@ -248,18 +248,13 @@ def projections_rebuild(name: str,
     with _progress() as bar:
         task = bar.add_task(f"Rebuilding {name}", total=None)
         if client is None:
-            import gc
-
-            from workers.lifecycle import freeze_start_up
+            from workers.lifecycle import frozen
             from workers.projector import catch_up, rebuild
             crm, projector = _local()
-            freeze_start_up()  # as a node does before its catch-up: passes skip the loaded code
-            try:
+            with frozen():  # as a node does before its catch-up: passes skip the loaded code
                 catch_up(crm, projector)
                 rebuild(crm, projector, name,
                         lambda done, total: bar.update(task, completed=done, total=total))
-            finally:
-                gc.unfreeze()  # the command can run inside a process that goes on (the tests)
         else:
             client.post(f"/v1/admin/projections/{name}/rebuild").raise_for_status()
             while True:

@@ -13,6 +13,8 @@ import gc
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 
@@ -24,6 +26,18 @@ def freeze_start_up() -> None:
     of a serving node's start-up catch-up, so a node freezes before catching up. Start-up's
     own garbage is small, so it is not collected first (that would be one more such pause)."""
     gc.freeze()
+
+
+@contextmanager
+def frozen() -> Iterator[None]:
+    """:func:`freeze_start_up` for work inside a process that goes on after it (a node's app
+    in the tests, the offline ``crm projections rebuild`` run by the tests' CLI runner): what
+    it froze is collectable again once the work ends, however it ends."""
+    freeze_start_up()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def stop_on_signals() -> threading.Event:
