@@ -23,6 +23,7 @@ from projections.stored import stored_envelopes
 from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 from workers.aggregate_events import aggregate_envelopes
+from workers.log_reader import batches
 
 log = logging.getLogger("crm.projector")
 
@@ -88,9 +89,8 @@ def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> in
     """Applies everything in the log after the node's position; returns events applied."""
     total = 0
     position = projector.store.position(next(iter(projector.projections)))
-    while batch := read_log(crm, position, limit=batch_size):
-        position = batch[-1].position
-        total += projector.apply(batch, position)
+    for batch in batches(crm.recorder, position, batch_size, stored_envelopes(crm.mapper).envelopes):
+        total += projector.apply(batch, batch[-1].position)
     return total
 
 
@@ -172,8 +172,10 @@ def rebuild_many(crm: Crm, projector: Projector, names: list[str],
        that switches the views.
 
     Only events some of ``names`` handle become envelopes (projections/interest.py);
-    the others just advance their aggregate's version. Readers keep the live
-    generations until the switch. Returns the log position read to.
+    the others just advance their aggregate's version; the envelopes are made by the
+    thread that reads the log a batch ahead (workers/log_reader.py) while this one
+    writes. Readers keep the live generations until the switch. Returns the log
+    position read to.
     """
     store = projector.store
     modules = {name: projector.projections[name] for name in names}
@@ -201,21 +203,35 @@ def rebuild_many(crm: Crm, projector: Projector, names: list[str],
             write(cursor, aggregate_envelopes(crm, aggregate, after, upto))
             built[aggregate.int] = upto
 
-    while notifications := crm.recorder.select_notifications(start=position + 1, limit=REBUILD_BATCH):
-        events = [(_uuid(n.originator_id).int, n.originator_version, n) for n in notifications]
-        ahead = {aggregate for aggregate, version, _ in events if version > live.get(aggregate, 0)}
+    handled: dict[str, bool] = {}  # topic -> whether some of names handles its events
+
+    def prepare(notifications) -> list[tuple[int, int, int, Envelope | None]]:
+        """Run by the log reader's thread, overlapping the batch before being written: per
+        event its aggregate, version, position and, if some of ``names`` handles it, envelope."""
+        prepared = []
+        for n in notifications:
+            wanted = handled.get(n.topic)
+            if wanted is None:
+                wanted = handled[n.topic] = any(i.wants(stored.type_name(n.topic))
+                                                for i in interests.values())
+            prepared.append((_uuid(n.originator_id).int, n.originator_version, n.id,
+                             stored.envelope(n) if wanted else None))
+        return prepared
+
+    for events in batches(crm.recorder, 0, REBUILD_BATCH, prepare):
+        ahead = {aggregate for aggregate, version, *_ in events if version > live.get(aggregate, 0)}
         if ahead:
             live.update(_by_int(store.applied_versions(store.reader(),
                                                        [UUID(int=a) for a in ahead])))
         taken = []
-        for aggregate, version, n in events:  # 1: the bulk, from the log
+        for aggregate, version, _, envelope in events:  # 1: the bulk, from the log
             if version == built.get(aggregate, 0) + 1 and version <= live.get(aggregate, 0):
                 built[aggregate] = version
-                if any(i.wants(stored.type_name(n.topic)) for i in interests.values()):
-                    taken.append(n)
+                if envelope is not None:
+                    taken.append(envelope)
         with store.transaction() as cursor:
-            write(cursor, stored.envelopes(taken))
-        position = notifications[-1].id
+            write(cursor, taken)
+        position = events[-1][2]
         if progress:
             progress(position, max(total, position))
     for _ in range(3):  # 2a: the stragglers, still without pausing the live node

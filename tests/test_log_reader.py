@@ -1,0 +1,88 @@
+"""Reading the log ahead: the same batches as reading one after another, the next one
+asked for while the caller still holds this one, and no thread at the head."""
+
+from __future__ import annotations
+
+import threading
+import time
+from uuid import uuid4
+
+import pytest
+
+from commands import customers
+from commands.application import Crm
+from domain.base import Meta
+from workers.log_reader import batches
+
+
+@pytest.fixture
+def crm(event_store_url):
+    crm = Crm(event_store_url)
+    meta = Meta(str(uuid4()), "test")
+    customer = customers.register(crm, meta, customers.RegisterCustomer(name="Ada")).id
+    for n in range(10):  # 11 events
+        customers.add_note(crm, meta, customer, customers.AddNote(text=f"note {n}"))
+    yield crm
+    crm.close()
+
+
+def _reads(crm: Crm) -> list[tuple[int, str]]:
+    """Records each store query: its start and the thread that asked."""
+    reads: list[tuple[int, str]] = []
+    select = crm.recorder.select_notifications
+
+    def recording(*args, **kwargs):
+        reads.append((kwargs["start"], threading.current_thread().name))
+        return select(*args, **kwargs)
+    crm.recorder.select_notifications = recording
+    return reads
+
+
+def _within(seconds: float, condition) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+@pytest.mark.parametrize("limit", [1, 3, 11, 12, 100])
+def test_the_batches_are_those_of_reading_one_after_another(crm, limit):
+    ids = [[n.id for n in batch] for batch in batches(crm.recorder, 0, limit)]
+    expected, position = [], 0
+    while found := crm.recorder.select_notifications(start=position + 1, limit=limit):
+        expected.append([n.id for n in found])
+        position = found[-1].id
+    assert ids == expected
+    assert sum(ids, []) == list(range(1, 12))
+    after = [[n.id for n in batch] for batch in batches(crm.recorder, 4, limit)]
+    assert sum(after, []) == list(range(5, 12))
+    assert [n for n in batches(crm.recorder, 11, limit)] == []
+
+
+def test_the_next_batch_is_read_while_the_caller_holds_this_one(crm):
+    reads = _reads(crm)
+    held = []
+    for batch in batches(crm.recorder, 0, 4, convert=lambda b: [n.id for n in b]):
+        if not held:  # still holding the first batch: the second is asked for meanwhile
+            assert _within(10, lambda: len(reads) == 2), "the next batch was not read ahead"
+        held.append(batch)
+    assert held == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11]]
+    assert reads[0] == (1, threading.current_thread().name)
+    assert [start for start, _ in reads] == [1, 5, 9]
+    assert all(name.startswith("log-read-ahead") for _, name in reads[1:])
+
+
+def test_at_the_head_no_thread_is_started(crm):
+    reads = _reads(crm)
+    assert [len(batch) for batch in batches(crm.recorder, 8, 2000)] == [3]
+    assert [len(batch) for batch in batches(crm.recorder, 11, 2000)] == []
+    assert reads == [(9, threading.current_thread().name), (12, threading.current_thread().name)]
+
+
+def test_a_caller_that_stops_early_leaves_no_read_running(crm):
+    reading = batches(crm.recorder, 0, 2)
+    next(reading)
+    reading.close()  # what a failing apply does to the generator
+    assert not [t for t in threading.enumerate() if t.name.startswith("log-read-ahead")]
