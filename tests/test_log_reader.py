@@ -1,4 +1,5 @@
-"""Reading the log ahead: the same batches as reading one after another, the next one
+"""Reading the log: on PostgreSQL straight from the events table, equal to the library's
+notifications; read ahead, the same batches as reading one after another, the next one
 asked for while the caller still holds this one, and no thread at the head."""
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ import pytest
 from commands import customers
 from commands.application import Crm
 from domain.base import Meta
-from workers.log_reader import batches
+from projections.stored import stored_envelopes
+from workers.log_reader import batches, log_read
 
 
 @pytest.fixture
@@ -26,16 +28,15 @@ def crm(event_store_url):
     crm.close()
 
 
-def _reads(crm: Crm) -> list[tuple[int, str]]:
-    """Records each store query: its start and the thread that asked."""
+def _recorded(crm: Crm):
+    """The store's reader, recording each read: its start and the thread that asked."""
     reads: list[tuple[int, str]] = []
-    select = crm.recorder.select_notifications
+    read = log_read(crm)
 
-    def recording(*args, **kwargs):
-        reads.append((kwargs["start"], threading.current_thread().name))
-        return select(*args, **kwargs)
-    crm.recorder.select_notifications = recording
-    return reads
+    def recording(start, limit):
+        reads.append((start, threading.current_thread().name))
+        return read(start, limit)
+    return recording, reads
 
 
 def _within(seconds: float, condition) -> bool:
@@ -47,24 +48,37 @@ def _within(seconds: float, condition) -> bool:
     return True
 
 
+def test_the_log_reads_as_the_library_reads_it(crm):
+    read = log_read(crm)
+    for start, limit in [(1, 100), (4, 3), (11, 5), (12, 5)]:
+        rows = read(start, limit)
+        library = crm.recorder.select_notifications(start=start, limit=limit)
+        fields = ("id", "originator_id", "originator_version", "topic", "state")
+        assert [tuple(getattr(n, f) for f in fields) for n in rows] == \
+            [tuple(getattr(n, f) for f in fields) for n in library]
+        assert stored_envelopes(crm.mapper).envelopes(rows) == \
+            stored_envelopes(crm.mapper).envelopes(library)
+
+
 @pytest.mark.parametrize("limit", [1, 3, 11, 12, 100])
 def test_the_batches_are_those_of_reading_one_after_another(crm, limit):
-    ids = [[n.id for n in batch] for batch in batches(crm.recorder, 0, limit)]
+    read = log_read(crm)
+    ids = [[n.id for n in batch] for batch in batches(read, 0, limit)]
     expected, position = [], 0
-    while found := crm.recorder.select_notifications(start=position + 1, limit=limit):
+    while found := read(position + 1, limit):
         expected.append([n.id for n in found])
         position = found[-1].id
     assert ids == expected
     assert sum(ids, []) == list(range(1, 12))
-    after = [[n.id for n in batch] for batch in batches(crm.recorder, 4, limit)]
+    after = [[n.id for n in batch] for batch in batches(read, 4, limit)]
     assert sum(after, []) == list(range(5, 12))
-    assert [n for n in batches(crm.recorder, 11, limit)] == []
+    assert list(batches(read, 11, limit)) == []
 
 
 def test_the_next_batch_is_read_while_the_caller_holds_this_one(crm):
-    reads = _reads(crm)
+    read, reads = _recorded(crm)
     held = []
-    for batch in batches(crm.recorder, 0, 4, convert=lambda b: [n.id for n in b]):
+    for batch in batches(read, 0, 4, convert=lambda b: [n.id for n in b]):
         if not held:  # still holding the first batch: the second is asked for meanwhile
             assert _within(10, lambda: len(reads) == 2), "the next batch was not read ahead"
         held.append(batch)
@@ -75,14 +89,14 @@ def test_the_next_batch_is_read_while_the_caller_holds_this_one(crm):
 
 
 def test_at_the_head_no_thread_is_started(crm):
-    reads = _reads(crm)
-    assert [len(batch) for batch in batches(crm.recorder, 8, 2000)] == [3]
-    assert [len(batch) for batch in batches(crm.recorder, 11, 2000)] == []
+    read, reads = _recorded(crm)
+    assert [len(batch) for batch in batches(read, 8, 2000)] == [3]
+    assert [len(batch) for batch in batches(read, 11, 2000)] == []
     assert reads == [(9, threading.current_thread().name), (12, threading.current_thread().name)]
 
 
 def test_a_caller_that_stops_early_leaves_no_read_running(crm):
-    reading = batches(crm.recorder, 0, 2)
+    reading = batches(log_read(crm), 0, 2)
     next(reading)
     reading.close()  # what a failing apply does to the generator
     assert not [t for t in threading.enumerate() if t.name.startswith("log-read-ahead")]

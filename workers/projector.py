@@ -23,7 +23,7 @@ from projections.stored import stored_envelopes
 from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 from workers.aggregate_events import aggregate_envelopes
-from workers.log_reader import batches
+from workers.log_reader import batches, log_read
 
 log = logging.getLogger("crm.projector")
 
@@ -79,17 +79,16 @@ class Projector:
         return len(fresh)
 
 
-def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE, stop: int | None = None) -> list[Envelope]:
+def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE) -> list[Envelope]:
     """The next events of the event store's notification log, as envelopes."""
-    notifications = crm.recorder.select_notifications(start=after + 1, limit=limit, stop=stop)
-    return stored_envelopes(crm.mapper).envelopes(notifications)
+    return stored_envelopes(crm.mapper).envelopes(log_read(crm)(after + 1, limit))
 
 
 def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> int:
     """Applies everything in the log after the node's position; returns events applied."""
     total = 0
     position = projector.store.position(next(iter(projector.projections)))
-    for batch in batches(crm.recorder, position, batch_size, stored_envelopes(crm.mapper).envelopes):
+    for batch in batches(log_read(crm), position, batch_size, stored_envelopes(crm.mapper).envelopes):
         total += projector.apply(batch, batch[-1].position)
     return total
 
@@ -218,7 +217,7 @@ def rebuild_many(crm: Crm, projector: Projector, names: list[str],
                              stored.envelope(n) if wanted else None))
         return prepared
 
-    for events in batches(crm.recorder, 0, REBUILD_BATCH, prepare):
+    for events in batches(log_read(crm), 0, REBUILD_BATCH, prepare):
         ahead = {aggregate for aggregate, version, *_ in events if version > live.get(aggregate, 0)}
         if ahead:
             live.update(_by_int(store.applied_versions(store.reader(),
