@@ -1,9 +1,10 @@
 """The in-process probes of bench/ (`python -m bench.file_reads`, `python -m bench.segment_refresh`,
 `python -m bench.ab`) run on a file a service left behind and measure what they say they measure;
-the suite's catch-up stops cleanly."""
+the suite's catch-up stops cleanly, and it and the rebuilds run with the collector frozen."""
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 from contextlib import contextmanager
@@ -124,3 +125,26 @@ def test_a_catch_up_stopped_midway_ends_its_batch_and_starts_no_other(monkeypatc
     stop.set()
     assert stopped_at[-1] == "end" and batches == stopped_at
     projector.lock.release()  # the waiting thread ends
+
+
+def test_the_suite_projects_with_the_collector_frozen_as_the_service_does(tmp_path, monkeypatch):
+    """The node and the offline rebuild freeze what they loaded; the suite's in-process
+    catch-up and rebuilds do too, so their figures are the service's."""
+    from bench import rfm_baseline, run
+
+    frozen = []
+    monkeypatch.setattr(projection_speed, "timed_catch_up", lambda *args: frozen.append(
+        gc.get_freeze_count()) or {"events_per_s": 1.0})
+    monkeypatch.setattr(projection_speed, "rebuilds", lambda *args: frozen.append(
+        gc.get_freeze_count()) or {})
+    monkeypatch.setattr(rfm_baseline, "measure", lambda *args: {})
+    args = SimpleNamespace(rebuild_names=["timeline"], rebuild_repeat=1, seconds=1.0)
+
+    @contextmanager
+    def phases(name, total=None):
+        yield lambda done: None
+
+    run._projections(args, f"sqlite:///{tmp_path / 'e.sqlite3'}", tmp_path, "t",
+                     {"population": {"events": 0}}, phases)
+    assert len(frozen) == 2 and min(frozen) > 10_000
+    assert gc.get_freeze_count() == 0
