@@ -8,6 +8,7 @@ import threading
 import time
 from uuid import uuid4
 
+import psycopg
 import pytest
 
 from commands import customers
@@ -100,3 +101,21 @@ def test_a_caller_that_stops_early_leaves_no_read_running(crm):
     next(reading)
     reading.close()  # what a failing apply does to the generator
     assert not [t for t in threading.enumerate() if t.name.startswith("log-read-ahead")]
+
+
+def test_dropped_connections_are_retried_as_the_library_retries_them(postgres_schema_url, postgres_url):
+    crm = Crm(f"{postgres_schema_url}&pool_size=2&max_overflow=0")
+    try:
+        meta = Meta(str(uuid4()), "test")
+        customers.register(crm, meta, customers.RegisterCustomer(name="Ada"))
+        read = log_read(crm)
+        assert len(read(1, 10)) == 1
+        datastore = crm.recorder.datastore
+        with datastore.get_connection() as one, datastore.get_connection() as two:  # the pool's all
+            pids = [one.info.backend_pid, two.info.backend_pid]
+        with psycopg.connect(postgres_url, autocommit=True) as admin:
+            for pid in pids:
+                admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        assert len(read(1, 10)) == 1  # the dead connections fail, are dropped, a new one reads
+    finally:
+        crm.close()

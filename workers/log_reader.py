@@ -25,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 from uuid import UUID
 
+from eventsourcing.persistence import InterfaceError, OperationalError
+from eventsourcing.utils import retry
 from psycopg.rows import args_row
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ def log_read(crm: Crm) -> Read:
              f'FROM "{datastore.schema}"."{recorder.events_table_name}" '
              "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s")
 
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's read
     def read(start: int, limit: int) -> list[LogRow]:
         with datastore.get_connection() as connection, \
                 connection.cursor(row_factory=args_row(LogRow)) as cursor:
