@@ -15,6 +15,8 @@ from commands import customers
 from commands.application import Crm
 from domain.base import Meta
 from projections.stored import stored_envelopes
+from readmodels.store import ReadStore
+from workers import projector
 from workers.log_reader import batches, log_read
 
 
@@ -119,3 +121,27 @@ def test_dropped_connections_are_retried_as_the_library_retries_them(postgres_sc
         assert len(read(1, 10)) == 1  # the dead connections fail, are dropped, a new one reads
     finally:
         crm.close()
+
+
+def test_a_catch_up_far_behind_the_head_takes_larger_batches(crm, tmp_path, monkeypatch):
+    asked = []  # the batch sizes the catch-ups read with
+    read = log_read(crm)
+    monkeypatch.setattr(projector, "log_read", lambda crm: lambda start, limit: asked.append(
+        limit) or read(start, limit))
+    monkeypatch.setattr(projector, "FAR_BEHIND", 5)
+    monkeypatch.setattr(projector, "FAR_BATCH", 4)
+    monkeypatch.setattr(projector, "BATCH_SIZE", 2)
+    store = ReadStore(tmp_path / "readmodels.duckdb")
+    try:
+        node = projector.Projector(store)
+        meta = Meta(str(uuid4()), "test")
+        assert projector.catch_up(crm, node) == 11  # 11 events behind: batches of 4
+        assert asked == [4, 4, 4]
+        asked.clear()
+        customer = customers.register(crm, meta, customers.RegisterCustomer(name="Bo")).id
+        for n in range(2):
+            customers.add_note(crm, meta, customer, customers.AddNote(text=f"note {n}"))
+        assert projector.catch_up(crm, node) == 3   # 3 behind: batches of 2
+        assert asked == [2, 2]
+    finally:
+        store.close()

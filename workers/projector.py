@@ -28,6 +28,12 @@ from workers.log_reader import batches, log_read
 log = logging.getLogger("crm.projector")
 
 BATCH_SIZE = 2000
+# A catch-up further than FAR_BEHIND events from the head (a node's start, the offline
+# command) takes batches of FAR_BATCH: each of a batch's statements costs mostly per
+# statement, +5-16% events/s (docs/PERFORMANCE.md, "Reading the log as tuples"); near the
+# head BATCH_SIZE keeps the projector's lock and a consistency token's wait per batch short.
+FAR_BEHIND = 50_000
+FAR_BATCH = 10_000
 REBUILD_BATCH = 5000  # a rebuild writes one transaction per batch; readers are not waiting on it
 TOP_UP_UNDER_LOCK = 200  # aggregates a rebuild may top up while the live projector waits
 Progress = Callable[[int, int], None]
@@ -84,10 +90,14 @@ def read_log(crm: Crm, after: int, limit: int = BATCH_SIZE) -> list[Envelope]:
     return stored_envelopes(crm.mapper).envelopes(log_read(crm)(after + 1, limit))
 
 
-def catch_up(crm: Crm, projector: Projector, batch_size: int = BATCH_SIZE) -> int:
-    """Applies everything in the log after the node's position; returns events applied."""
+def catch_up(crm: Crm, projector: Projector, batch_size: int | None = None) -> int:
+    """Applies everything in the log after the node's position; returns events applied.
+    Without ``batch_size``, in batches of FAR_BATCH if far behind the head, else BATCH_SIZE."""
     total = 0
     position = projector.store.position(next(iter(projector.projections)))
+    if batch_size is None:
+        far = (crm.recorder.max_notification_id() or 0) - position > FAR_BEHIND
+        batch_size = FAR_BATCH if far else BATCH_SIZE
     for batch in batches(log_read(crm), position, batch_size, stored_envelopes(crm.mapper).envelopes):
         total += projector.apply(batch, batch[-1].position)
     return total
