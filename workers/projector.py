@@ -29,9 +29,9 @@ log = logging.getLogger("crm.projector")
 
 BATCH_SIZE = 2000
 # A catch-up further than FAR_BEHIND events from the head (a node's start, the offline
-# command) takes batches of FAR_BATCH: each of a batch's statements costs mostly per
-# statement, +5-16% events/s (docs/PERFORMANCE.md, "Reading the log as tuples"); near the
-# head BATCH_SIZE keeps the projector's lock and a consistency token's wait per batch short.
+# command) takes batches of FAR_BATCH: a batch's statements cost mostly per statement,
+# +5-16% events/s (docs/PERFORMANCE.md, "Larger batches for a catch-up far behind"); near
+# the head BATCH_SIZE keeps the projector's lock and a consistency token's wait short.
 FAR_BEHIND = 50_000
 FAR_BATCH = 10_000
 REBUILD_BATCH = 5000  # a rebuild writes one transaction per batch; readers are not waiting on it
