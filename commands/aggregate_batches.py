@@ -32,14 +32,13 @@ def stored_rows(crm: Crm, ids: list[UUID], gt: int = 0, lte: int = NO_LIMIT) -> 
 
 
 def _chunk(crm: Crm, ids: list[UUID], gt: int, lte: int) -> list:
-    recorder = crm.recorder
-    table = recorder.events_table_name
+    table = crm.events_table
     columns = "originator_id, originator_version, topic, state"
-    with recorder.datastore.transaction(commit=False) as cursor:
+    with crm.recorder.datastore.transaction(commit=False) as cursor:
         if crm.on_postgres:
             cursor.execute(
                 f'SELECT notification_id AS id, {columns} '
-                f'FROM "{recorder.datastore.schema}"."{table}" WHERE originator_id = ANY(%s) '
+                f'FROM {table} WHERE originator_id = ANY(%s) '
                 'AND originator_version > %s AND originator_version <= %s '
                 'ORDER BY originator_id, originator_version', (ids, gt, lte))
         else:  # SQLite keeps the id as hex text and the notification id as the rowid

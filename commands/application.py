@@ -140,6 +140,13 @@ class Crm(Application):
         """Whether the event store is PostgreSQL (its datastore has a schema) rather than SQLite."""
         return hasattr(self.recorder.datastore, "schema")
 
+    @property
+    def events_table(self) -> str:
+        """The stored events' table as SQL names it, for the queries that read it directly:
+        schema-qualified and quoted on PostgreSQL, the bare name on SQLite."""
+        name = self.recorder.events_table_name
+        return f'"{self.recorder.datastore.schema}"."{name}"' if self.on_postgres else name
+
     def refresh_statistics(self) -> None:
         """ANALYZE the event table after a bulk load (the demo shop, the benchmark's population).
 
@@ -150,9 +157,8 @@ class Crm(Application):
         at 10-80/s instead of hundreds (the large benchmark, docs/PERFORMANCE.md). Autovacuum
         keeps them fresh afterwards; SQLite needs nothing."""
         if self.on_postgres:
-            datastore = self.recorder.datastore
-            with datastore.get_connection() as connection:  # autocommit
-                connection.execute(f'ANALYZE "{datastore.schema}"."{self.recorder.events_table_name}"')
+            with self.recorder.datastore.get_connection() as connection:  # autocommit
+                connection.execute(f"ANALYZE {self.events_table}")
 
     # -- the two ways a command touches the store --------------------------------------
 

@@ -52,8 +52,8 @@ def log_read(crm: Crm) -> Read:
         return lambda start, limit: recorder.select_notifications(start=start, limit=limit)
     datastore = recorder.datastore
     query = ("SELECT notification_id, originator_id, originator_version, topic, state "
-             f'FROM "{datastore.schema}"."{recorder.events_table_name}" '
-             "WHERE notification_id >= %s ORDER BY notification_id LIMIT %s")
+             f"FROM {crm.events_table} WHERE notification_id >= %s "
+             "ORDER BY notification_id LIMIT %s")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's read
     def read(start: int, limit: int) -> list[LogRow]:
