@@ -1,7 +1,10 @@
-"""Small helpers the API test modules share (assertions on problems, page walking)."""
+"""Small helpers the test modules share (assertions on problems, page walking, waiting for
+what another thread or process does)."""
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import Any
 
 PROBLEM = "application/problem+json"
@@ -38,3 +41,13 @@ def walk(tenant, path: str, token: str | None = None, **params) -> list[list[dic
         if cursor is None:
             return pages
         assert len(pages) < 1000, "the cursor never ends"
+
+
+def wait_until(condition: Callable[[], object], what: str, seconds: float = 30,
+               every: float = 0.05) -> None:
+    """Polls ``condition`` until it holds; the deadline only so a broken run ends, saying
+    ``what`` it was waiting for."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
+        time.sleep(every)

@@ -5,7 +5,6 @@ asked for while the caller still holds this one, and no thread at the head."""
 from __future__ import annotations
 
 import threading
-import time
 from uuid import uuid4
 
 import psycopg
@@ -16,6 +15,7 @@ from commands.application import Crm
 from domain.base import Meta
 from projections.stored import stored_envelopes
 from readmodels.store import ReadStore
+from tests.support import wait_until
 from workers import projector
 from workers.log_reader import batches, log_read
 
@@ -40,15 +40,6 @@ def _recorded(crm: Crm):
         reads.append((start, threading.current_thread().name))
         return read(start, limit)
     return recording, reads
-
-
-def _within(seconds: float, condition) -> bool:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
 
 
 def test_the_log_reads_as_the_library_reads_it(crm):
@@ -83,7 +74,7 @@ def test_the_next_batch_is_read_while_the_caller_holds_this_one(crm):
     held = []
     for batch in batches(read, 0, 4, convert=lambda b: [n.id for n in b]):
         if not held:  # still holding the first batch: the second is asked for meanwhile
-            assert _within(10, lambda: len(reads) == 2), "the next batch was not read ahead"
+            wait_until(lambda: len(reads) == 2, "the next batch to be read ahead", 10, 0.01)
         held.append(batch)
     assert held == [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11]]
     assert reads[0] == (1, threading.current_thread().name)

@@ -4,14 +4,13 @@ runner's saved position makes a restart neither redo nor skip an event."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from uuid import UUID, uuid5
 
 import pytest
 
 from commands.application import Crm
 from domain.task import Task
+from tests.support import wait_until
 from workers.automation import FOLLOW_UP, RUNNER, log_runner
 from workers.policy_runner import PolicyPosition, PolicyRunner
 from workers.projector import read_log
@@ -20,13 +19,6 @@ from workers.projector import read_log
 def ok(response, status: int = 200) -> dict:
     assert response.status_code == status, response.text
     return response.json()
-
-
-def wait_until(condition: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"waited {seconds} s for {what}"
-        time.sleep(0.05)
 
 
 def events(crm: Crm, kind: str | None = None) -> list:

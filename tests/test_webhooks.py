@@ -12,7 +12,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -26,7 +25,7 @@ from commands.webhook_urls import RefusedAddress, check_subscription_url
 from domain.base import DomainError
 from domain.webhook import WebhookDelivery, non_public
 from tests.marketing_support import FakeClock, HttpRecorder, caught_up
-from tests.support import assert_problem, head
+from tests.support import assert_problem, head, wait_until
 from workers.log_worker import LogWorker
 from workers.webhooks import WebhookDeliveries, post_checked, signature
 
@@ -353,13 +352,6 @@ def start_worker_process(settings) -> subprocess.Popen:
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def wait_for(condition, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.02)
-
-
 def test_a_worker_killed_mid_delivery_causes_no_duplicate(app, client, tenant, settings):
     crm = app.state.crm
     receiver = Receiver()
@@ -374,7 +366,7 @@ def test_a_worker_killed_mid_delivery_causes_no_duplicate(app, client, tenant, s
         receiver.hold = threading.Event()
         doomed = start_worker_process(settings)
         try:
-            wait_for(receiver.arrived.is_set, "the first attempt")
+            wait_until(receiver.arrived.is_set, "the first attempt", 60, 0.02)
             doomed.send_signal(signal.SIGKILL)
             doomed.wait(30)
         finally:
@@ -400,10 +392,10 @@ def test_a_worker_killed_mid_delivery_causes_no_duplicate(app, client, tenant, s
         _ok(tenant.post(f"/v1/customers/{dee}/notes", {"text": "second"}))
         survivor = start_worker_process(settings)
         try:
-            wait_for(lambda: len(receiver.processed) == 2, "the second delivery")
+            wait_until(lambda: len(receiver.processed) == 2, "the second delivery", 60, 0.02)
             second = next(key for key in receiver.processed if key != webhook_id)
-            wait_for(lambda: crm.repository.get(UUID(second)).status == "delivered",
-                     "the second delivery to be recorded")
+            wait_until(lambda: crm.repository.get(UUID(second)).status == "delivered",
+                       "the second delivery to be recorded", 60, 0.02)
             survivor.send_signal(signal.SIGKILL)
             survivor.wait(30)
         finally:
