@@ -33,7 +33,11 @@ if TYPE_CHECKING:
     from commands.application import Crm
 
 T = TypeVar("T")
-Read = Callable[[int, int], Sequence[Any]]  # (first position, how many) -> notifications
+# (first position, how many[, last position]) -> notifications
+Read = Callable[..., Sequence[Any]]
+
+
+_LAST = 2**63 - 1  # the largest BIGINT: no upper bound
 
 
 class LogRow(NamedTuple):
@@ -46,20 +50,22 @@ class LogRow(NamedTuple):
 
 
 def log_read(crm: Crm) -> Read:
-    """How ``crm``'s log is read: the events table as tuples on PostgreSQL, else the library."""
+    """How ``crm``'s log is read: the events table as tuples on PostgreSQL, else the library.
+    ``read(start, limit, stop=None)``: up to ``limit`` notifications from ``start`` to ``stop``."""
     recorder = crm.recorder
     if not crm.on_postgres:
-        return lambda start, limit: recorder.select_notifications(start=start, limit=limit)
+        return lambda start, limit, stop=None: recorder.select_notifications(
+            start=start, limit=limit, stop=stop)
     datastore = recorder.datastore
     query = ("SELECT notification_id, originator_id, originator_version, topic, state "
-             f"FROM {crm.events_table} WHERE notification_id >= %s "
+             f"FROM {crm.events_table} WHERE notification_id BETWEEN %s AND %s "
              "ORDER BY notification_id LIMIT %s")
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)  # as the library's read
-    def read(start: int, limit: int) -> list[LogRow]:
+    def read(start: int, limit: int, stop: int | None = None) -> list[LogRow]:
         with datastore.get_connection() as connection, \
                 connection.cursor(row_factory=args_row(LogRow)) as cursor:
-            cursor.execute(query, (start, limit), prepare=True)
+            cursor.execute(query, (start, _LAST if stop is None else stop, limit), prepare=True)
             return cursor.fetchall()
     return read
 
