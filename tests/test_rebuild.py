@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
 import time
 from datetime import datetime, timedelta, timezone
 
@@ -16,8 +17,9 @@ from readmodels.schema import TABLES
 from readmodels.store import ReadStore
 from tests.conftest import Tenant
 from workers import projector as projector_module
+from workers import rebuild_changes
 from workers.demo import load_demo
-from workers.projector import Projector, catch_up, rebuild
+from workers.projector import Projector, catch_up, rebuild, rebuild_many
 
 ADMIN = {"Authorization": "Bearer test-admin-token"}
 ISSUE_PROJECTIONS = ("customer_directory", "customer_summary", "orders", "timeline", "opportunities")
@@ -126,6 +128,33 @@ def test_a_rebuild_equals_the_live_tables_row_for_row(workload, reference, modul
     assert during
     if serves_reads:
         assert all(seen == seen_before for seen in during)
+
+
+def test_a_rebuild_prepared_by_worker_processes_equals_the_live_tables(workload, reference, module_app,
+                                                                       monkeypatch):
+    """On PostgreSQL a long log's events are read and prepared by worker processes (here any
+    log: PROCESSES_FROM at 0): by default for the rebuild of one read model, and for several
+    when asked; every read model rebuilt in one pass that way equals the live tables. On
+    SQLite the read-ahead thread prepares them."""
+    crm, projector, store = module_app.state.crm, module_app.state.projector, module_app.state.store
+    monkeypatch.setattr(rebuild_changes, "PROCESSES_FROM", 0)
+    names = list(PROJECTIONS)
+    before = {name: snapshot(store, name) for name in names}
+    workers = []
+
+    def watch(workers: list[int]):
+        return lambda *_: workers.append(len(multiprocessing.active_children()))
+
+    rebuild_many(crm, projector, names, watch(workers), processes=2)
+    by_default = {"one": [], "several": []}
+    rebuild(crm, projector, "timeline", watch(by_default["one"]))
+    rebuild_many(crm, projector, ["orders", "tasks"], watch(by_default["several"]))
+
+    assert {name: snapshot(store, name) for name in names} == before
+    assert before == {name: replayed(crm, reference, name) for name in names}
+    assert workers and all(workers if crm.on_postgres else [not n for n in workers])
+    assert by_default["one"] and all(by_default["one"] if crm.on_postgres else [not n for n in by_default["one"]])
+    assert by_default["several"] and not any(by_default["several"])
 
 
 def test_writes_during_a_rebuild_are_in_the_new_generation(workload, reference, module_app):

@@ -24,6 +24,7 @@ from readmodels.segment_membership import refresh as refresh_segments
 from readmodels.store import ReadStore
 from workers.aggregate_events import aggregate_envelopes
 from workers.log_reader import batches, log_read
+from workers.rebuild_changes import PROCESSES, Preparation, prepared_log
 
 log = logging.getLogger("crm.projector")
 
@@ -163,7 +164,7 @@ def rebuild(crm: Crm, projector: Projector, name: str, progress: Progress | None
 
 
 def rebuild_many(crm: Crm, projector: Projector, names: list[str],
-                 progress: Progress | None = None) -> int:
+                 progress: Progress | None = None, processes: int | None = None) -> int:
     """Builds ``names`` anew beside their live tables in one pass over the log, then switches.
 
     Exact for any feed. Whatever order the live tables received events in (log
@@ -181,16 +182,20 @@ def rebuild_many(crm: Crm, projector: Projector, names: list[str],
        that switches the views.
 
     Only events some of ``names`` handle become envelopes (projections/interest.py);
-    the others just advance their aggregate's version; the envelopes are made by the
-    thread that reads the log a batch ahead (workers/log_reader.py) while this one
-    writes. Readers keep the live generations until the switch. Returns the log
-    position read to.
+    the others just advance their aggregate's version. The envelopes and their
+    changes are made while this thread writes: on a long log by ``processes``
+    worker processes, else by the thread that reads the log a batch ahead
+    (workers/rebuild_changes.py). By default workers prepare for the rebuild of
+    one read model only: with several, writing them is most of the work and the
+    workers' share of two cores cost more than they saved (docs/PERFORMANCE.md,
+    "Preparing a rebuild in other processes"). Readers keep the live generations
+    until the switch. Returns the log position read to.
     """
+    if processes is None:
+        processes = PROCESSES if len(names) == 1 else 0
     store = projector.store
-    modules = {name: projector.projections[name] for name in names}
-    interests = {name: interest(module) for name, module in modules.items()}
+    preparation = Preparation(crm.mapper, [projector.projections[name] for name in names])
     schemas = {name: store.prepare_generation(name) for name in names}  # name -> (generation, schema)
-    stored = stored_envelopes(crm.mapper)
     # Per aggregate, by its id as an int (below), the newest version in the new generations.
     built: dict[int, int] = {}
     position, total = 0, crm.recorder.max_notification_id() or 0
@@ -201,43 +206,27 @@ def rebuild_many(crm: Crm, projector: Projector, names: list[str],
         return [(UUID(int=aggregate), built.get(aggregate, 0), version)
                 for aggregate, version in live.items() if version > built.get(aggregate, 0)]
 
-    def write(cursor, envelopes: list[Envelope]) -> None:
-        for name, module in modules.items():
-            wants = interests[name].wants
-            store.write(cursor, name, schemas[name][1],
-                        [change for e in envelopes if wants(e.type) for change in module.handle(e)])
+    def write(cursor, changes: tuple[list, ...]) -> None:
+        for name, theirs in zip(names, changes):
+            store.write(cursor, name, schemas[name][1], theirs)
 
     def top_up(cursor, lagging: list[tuple[UUID, int, int]]) -> None:
         for aggregate, after, upto in lagging:
-            write(cursor, aggregate_envelopes(crm, aggregate, after, upto))
+            write(cursor, preparation.changes(aggregate_envelopes(crm, aggregate, after, upto)))
             built[aggregate.int] = upto
 
-    handled: dict[str, bool] = {}  # topic -> whether some of names handles its events
-
-    def prepare(notifications) -> list[tuple[int, int, int, Envelope | None]]:
-        """Run by the log reader's thread, overlapping the batch before being written: per
-        event its aggregate, version, position and, if some of ``names`` handles it, envelope."""
-        prepared = []
-        for n in notifications:
-            wanted = handled.get(n.topic)
-            if wanted is None:
-                wanted = handled[n.topic] = any(i.wants(stored.type_name(n.topic))
-                                                for i in interests.values())
-            prepared.append((_uuid(n.originator_id).int, n.originator_version, n.id,
-                             stored.envelope(n) if wanted else None))
-        return prepared
-
-    for events in batches(log_read(crm), 0, REBUILD_BATCH, prepare):
+    for events in prepared_log(crm, preparation, REBUILD_BATCH, processes):
         ahead = {aggregate for aggregate, version, *_ in events if version > live.get(aggregate, 0)}
         if ahead:
             live.update(_by_int(store.applied_versions(store.reader(),
                                                        [UUID(int=a) for a in ahead])))
-        taken = []
-        for aggregate, version, _, envelope in events:  # 1: the bulk, from the log
+        taken: tuple[list, ...] = tuple([] for _ in names)
+        for aggregate, version, _, changes in events:  # 1: the bulk, from the log
             if version == built.get(aggregate, 0) + 1 and version <= live.get(aggregate, 0):
                 built[aggregate] = version
-                if envelope is not None:
-                    taken.append(envelope)
+                if changes is not None:
+                    for into, more in zip(taken, changes):
+                        into += more
         with store.transaction() as cursor:
             write(cursor, taken)
         position = events[-1][2]
@@ -271,10 +260,6 @@ def _by_int(versions: dict[UUID, int]) -> dict[int, int]:
     (docs/PERFORMANCE.md, "The collector and a rebuild's bookkeeping"). A dict of ints is not
     tracked at all."""
     return {aggregate.int: version for aggregate, version in versions.items()}
-
-
-def _uuid(originator_id) -> UUID:
-    return originator_id if type(originator_id) is UUID else UUID(str(originator_id))
 
 
 def applied_version(store: ReadStore, aggregate_id: UUID) -> int:
