@@ -5,7 +5,11 @@ meanwhile; a worker that cannot start fails the rebuild; no worker outlives the 
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
+import textwrap
 from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
 from types import ModuleType
 from uuid import uuid4
 
@@ -17,6 +21,7 @@ from commands import customers
 from commands.application import Crm
 from domain.base import Meta
 from projections import PROJECTIONS
+from tests.support import wait_until
 from workers.rebuild_changes import Preparation, _in_processes, prepared_log
 
 MODULES = [PROJECTIONS["timeline"], PROJECTIONS["customer_directory"], PROJECTIONS["opportunities"]]
@@ -108,6 +113,40 @@ def test_a_worker_that_cannot_start_fails_the_reading(crm):
     with pytest.raises(BrokenProcessPool):
         list(_in_processes(crm.event_store_url, [missing], 5, 2, 1))
     assert multiprocessing.active_children() == []
+
+
+def _gone(pid: int) -> bool:
+    """Whether process ``pid`` has ended (exited and reaped, or a zombie nobody reaped yet)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_workers_end_when_the_rebuilding_process_is_killed(crm):
+    """Killed mid-rebuild (SIGKILL, the OOM killer), the rebuilding process leaves no worker
+    waiting for its next range forever."""
+    _shop(crm, 3, 30)
+    script = textwrap.dedent(f"""
+        import multiprocessing, time
+        from commands.application import Crm
+        from projections import PROJECTIONS
+        from workers.rebuild_changes import Preparation, prepared_log
+        crm = Crm({crm.event_store_url!r})
+        reading = prepared_log(crm, Preparation(crm.mapper, [PROJECTIONS["timeline"]]), 2, 2, 0)
+        next(reading)
+        print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
+        time.sleep(60)
+    """)
+    rebuilding = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True,
+                                  cwd=Path(__file__).parents[1])
+    try:
+        workers = [int(pid) for pid in rebuilding.stdout.readline().split()]
+        assert len(workers) == 2 and not any(_gone(pid) for pid in workers)
+    finally:
+        rebuilding.kill()
+        rebuilding.wait()
+    wait_until(lambda: all(_gone(pid) for pid in workers), "the workers to end", 10)
 
 
 def test_a_reading_closed_early_leaves_no_worker(crm):

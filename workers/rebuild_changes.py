@@ -9,6 +9,9 @@ write (docs/PERFORMANCE.md, "Preparing a rebuild in other processes"). None of
 the first three needs the read models, so on a long log, worker processes do
 them, each for its own range of the log's positions, and hand back each event's
 changes; the rebuilding process only chooses the events it takes and writes.
+``workers.projector.rebuild_many`` asks for workers when it rebuilds one read
+model: with several, writing is most of the work and the workers' CPU competes
+with it.
 
 Each event becomes a :data:`Prepared`: its aggregate (an int: see
 ``workers.projector._by_int``), version, log position and, if a read model being
@@ -17,6 +20,11 @@ built handles it, that read model's changes, one list per read model. The same
 a short log, where starting processes (~1 s each: they import the service)
 would cost more than they save, on SQLite, and for the events appended after
 the processes' ranges were handed out.
+
+Workers are spawned, not forked (the rebuilding process runs threads), so a
+program that rebuilds must guard its main module (``if __name__ == "__main__"``),
+as ``crm`` does (a package's ``__main__`` run with ``-m``, like the benchmark's,
+is not imported again by a spawned process).
 """
 
 from __future__ import annotations
@@ -24,7 +32,9 @@ from __future__ import annotations
 import gc
 import importlib
 import multiprocessing
+import multiprocessing.connection
 import os
+import threading
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -140,6 +150,15 @@ def _start_worker(url: str, module_names: list[str]) -> None:
     _worker = (log_read(crm), Preparation(crm.mapper, [importlib.import_module(name)
                                                       for name in module_names]))
     gc.freeze()  # what the worker keeps is not walked by every collection of a batch's garbage
+    threading.Thread(target=_exit_with_parent, name="parent-watch", daemon=True).start()
+
+
+def _exit_with_parent() -> None:
+    """A worker waits for its next range forever: if the rebuilding process is killed
+    (SIGKILL, the OOM killer) nothing would end the worker, which holds its memory and a
+    PostgreSQL connection. It ends when its parent does."""
+    multiprocessing.connection.wait([multiprocessing.parent_process().sentinel])
+    os._exit(1)
 
 
 def _prepare_range(first: int, last: int) -> list[Prepared]:
