@@ -18,7 +18,6 @@ from __future__ import annotations
 import os
 import tempfile
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -33,6 +32,7 @@ from bench.server import free_port
 from commands import documents
 from commands.settings import Settings
 from commands.tenants import create_tenant
+from tests.support import wait_until
 
 ADMIN_TOKEN = "fuzz-admin-token"
 # Requests per route (~170 routes). The same ones every run, so that CI is reproducible;
@@ -53,10 +53,8 @@ def service(tmp_path_factory) -> Iterator[dict]:
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="fuzzed-service", daemon=True)
     thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the service did not start"
-        time.sleep(0.05)
+    wait_until(lambda: server.started or not thread.is_alive(), "the service to start")
+    assert server.started, "the service stopped while starting"
     _, key = create_tenant(app.state.crm, "Fuzzed shop")
     with requests.Session() as session:
         yield {"app": app, "url": f"http://127.0.0.1:{port}", "key": key, "session": session}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from uuid import uuid4
 
 import pytest
@@ -12,6 +11,7 @@ from commands.application import Crm
 from domain.base import Meta
 from projections import PROJECTIONS
 from readmodels.store import ReadStore
+from tests.support import wait_until
 from workers.projector import Projector, catch_up
 from workers.rebuilds import Rebuilds
 
@@ -36,9 +36,7 @@ def test_a_new_projection_is_backfilled_while_the_others_keep_their_rows(crm, tm
     projector = Projector(store)
     rebuilds = Rebuilds(crm, projector)
     assert rebuilds.backfill() == ["timeline"]
-    deadline = time.monotonic() + 60
-    while rebuilds.running("timeline") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not rebuilds.running("timeline"), "the timeline's rebuild", 60)
 
     assert rebuilds.get("timeline")["state"] == "done"
     reader = store.reader()
@@ -71,9 +69,7 @@ def test_a_reshaped_projection_is_rebuilt_and_live_batches_skip_it_meanwhile(crm
     assert store.reader().execute("SELECT count(*) FROM timeline").fetchone() == (1,)
 
     assert rebuilds.backfill() == ["timeline"]
-    deadline = time.monotonic() + 60
-    while rebuilds.running("timeline") and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_until(lambda: not rebuilds.running("timeline"), "the timeline's rebuild", 60)
 
     assert rebuilds.get("timeline")["state"] == "done"
     assert not store.reshaped("timeline") and "timeline" not in projector.building

@@ -4,7 +4,6 @@ happen recorded on the campaign, and one real apscheduler firing on the wall clo
 
 from __future__ import annotations
 
-import time
 from datetime import datetime, timedelta, timezone
 from uuid import UUID
 
@@ -12,6 +11,7 @@ import pytest
 
 from domain.campaign import Campaign
 from tests.marketing_support import FakeClock
+from tests.support import wait_until
 from tests.test_sending import customer, settle
 from workers.scheduler import SchedulerWorker
 
@@ -93,10 +93,8 @@ def test_apscheduler_launches_on_the_wall_clock(module_app, shop):
     worker = SchedulerWorker(crm, poll=0.2)
     worker.start()
     try:
-        deadline = time.monotonic() + 20
-        while crm.load(Campaign, UUID(campaign), shop.id).status != "running":
-            assert time.monotonic() < deadline, "the scheduled launch never happened"
-            time.sleep(0.05)
+        wait_until(lambda: crm.load(Campaign, UUID(campaign), shop.id).status == "running",
+                   "the scheduled launch", 20)
     finally:
         worker.stop()
 
@@ -117,10 +115,7 @@ def test_the_embedded_mode_runs_the_workers_in_process(app, client, tenant, sett
                                                      "subject": "Hello {{ customer.first_name }}",
                                                      "body": "Hi", "customer_ids": [zoe]}))
         _ok(tenant.post(f"/v1/campaigns/{campaign['id']}/launch", {}))
-        deadline = time.monotonic() + 20
-        while not sink.to("zoe@embedded.example"):
-            assert time.monotonic() < deadline, "the embedded sender never sent it"
-            time.sleep(0.05)
+        wait_until(lambda: sink.to("zoe@embedded.example"), "the embedded sender's message", 20)
         assert sink.to("zoe@embedded.example")[0].message["Subject"] == "Hello Zoe"
     finally:
         stopping.set()
