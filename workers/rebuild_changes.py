@@ -43,13 +43,12 @@ from typing import TYPE_CHECKING, Optional
 from urllib.parse import parse_qsl, urlencode, urlparse
 from uuid import UUID
 
+from commands.application import Crm
 from projections.envelope import Envelope
 from projections.interest import interest
 from projections.stored import stored_envelopes
 from readmodels.changes import Change
 from workers.log_reader import Read, batches, log_read
-
-from commands.application import Crm
 
 if TYPE_CHECKING:
     from eventsourcing.persistence import Mapper
@@ -102,14 +101,13 @@ def prepared_log(crm: Crm, preparation: Preparation, batch: int,
     the positions up to the head as it is now are prepared by that many worker
     processes (the read models' modules must be importable by name), the rest by
     the read-ahead thread."""
-    head = 0
+    after = 0
     if processes and crm.on_postgres and _importable(preparation.modules):
         head = crm.recorder.max_notification_id() or 0
         if head >= (PROCESSES_FROM if processes_from is None else processes_from):
             yield from _in_processes(crm.event_store_url, preparation.modules, head, batch, processes)
-        else:
-            head = 0
-    yield from batches(log_read(crm), head, batch, preparation)
+            after = head
+    yield from batches(log_read(crm), after, batch, preparation)
 
 
 def _in_processes(url: str, modules: list[ModuleType], head: int, batch: int,
