@@ -22,13 +22,15 @@ from commands.application import Crm
 from domain.base import Meta
 from projections import PROJECTIONS
 from tests.support import wait_until
+from workers import rebuild_changes
 from workers.rebuild_changes import Preparation, _in_processes, prepared_log
 
 MODULES = [PROJECTIONS["timeline"], PROJECTIONS["customer_directory"], PROJECTIONS["opportunities"]]
 
 
 @pytest.fixture
-def crm(postgres_schema_url):
+def crm(postgres_schema_url, monkeypatch):
+    monkeypatch.setattr(rebuild_changes, "PROCESSES_FROM", 0)  # workers for any log here
     crm = Crm(postgres_schema_url)
     yield crm
     crm.close()
@@ -43,9 +45,9 @@ def _shop(crm: Crm, customers_: int, notes: int) -> tuple[Meta, list]:
     return meta, ids
 
 
-def _skip_positions(crm: Crm, count: int) -> None:
+def _skip_positions(crm: Crm, postgres_url: str, count: int) -> None:
     """Leaves ``count`` positions of the log unused, as rolled-back inserts do."""
-    with psycopg.connect(crm.event_store_url.split("?")[0], autocommit=True) as connection:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
         sequence = connection.execute(
             "SELECT pg_get_serial_sequence(%s, 'notification_id')",
             (crm.events_table.replace('"', ""),)).fetchone()[0]
@@ -53,18 +55,18 @@ def _skip_positions(crm: Crm, count: int) -> None:
 
 
 def _prepared(crm: Crm, processes: int, batch: int = 7) -> list[list]:
-    return list(prepared_log(crm, Preparation(crm.mapper, MODULES), batch, processes, 0))
+    return list(prepared_log(crm, Preparation(crm.mapper, MODULES), batch, processes))
 
 
-def test_workers_prepare_what_the_thread_prepares_across_gaps_in_the_log(crm):
+def test_workers_prepare_what_the_thread_prepares_across_gaps_in_the_log(crm, postgres_url):
     meta, ids = _shop(crm, 4, 10)
-    _skip_positions(crm, 30)  # whole ranges of 7 with no events
+    _skip_positions(crm, postgres_url, 30)  # whole ranges of 7 with no events
     customers.add_note(crm, meta, ids[0], customers.AddNote(text="after the gap"))
     by_thread = _prepared(crm, processes=0)
     children = []
 
     def watched():
-        for prepared in prepared_log(crm, Preparation(crm.mapper, MODULES), 7, 2, 0):
+        for prepared in prepared_log(crm, Preparation(crm.mapper, MODULES), 7, 2):
             children.append(len(multiprocessing.active_children()))
             yield prepared
 
@@ -80,7 +82,7 @@ def test_workers_prepare_what_the_thread_prepares_across_gaps_in_the_log(crm):
 def test_events_appended_while_workers_prepare_are_read_after_their_ranges(crm):
     meta, ids = _shop(crm, 3, 20)
     head = crm.recorder.max_notification_id()
-    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 5, 2, 0)
+    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 5, 2)
     first = next(reading)                   # the workers' ranges end at the head as it was
     customers.add_note(crm, meta, ids[1], customers.AddNote(text="meanwhile"))
     rest = list(reading)
@@ -90,11 +92,11 @@ def test_events_appended_while_workers_prepare_are_read_after_their_ranges(crm):
     assert events == [event for batch in _prepared(crm, processes=0) for event in batch]
 
 
-def test_a_workers_error_fails_the_reading(crm):
+def test_a_workers_error_fails_the_reading(crm, postgres_url):
     _shop(crm, 3, 40)
-    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 2, 2, 0)
+    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 2, 2)
     next(reading)
-    with psycopg.connect(crm.event_store_url.split("?")[0], autocommit=True) as connection:
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
         table = crm.events_table  # gone from under the workers' next ranges
         connection.execute(f"ALTER TABLE {table} RENAME TO moved_away")
         try:
@@ -131,9 +133,11 @@ def test_workers_end_when_the_rebuilding_process_is_killed(crm):
         import multiprocessing, time
         from commands.application import Crm
         from projections import PROJECTIONS
+        from workers import rebuild_changes
         from workers.rebuild_changes import Preparation, prepared_log
+        rebuild_changes.PROCESSES_FROM = 0
         crm = Crm({crm.event_store_url!r})
-        reading = prepared_log(crm, Preparation(crm.mapper, [PROJECTIONS["timeline"]]), 2, 2, 0)
+        reading = prepared_log(crm, Preparation(crm.mapper, [PROJECTIONS["timeline"]]), 2, 2)
         next(reading)
         print(" ".join(str(p.pid) for p in multiprocessing.active_children()), flush=True)
         time.sleep(60)
@@ -151,7 +155,7 @@ def test_workers_end_when_the_rebuilding_process_is_killed(crm):
 
 def test_a_reading_closed_early_leaves_no_worker(crm):
     _shop(crm, 3, 30)
-    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 4, 2, 0)
+    reading = prepared_log(crm, Preparation(crm.mapper, MODULES), 4, 2)
     next(reading)
     reading.close()
     assert multiprocessing.active_children() == []

@@ -93,18 +93,17 @@ class Preparation:
 
 
 def prepared_log(crm: Crm, preparation: Preparation, batch: int,
-                 processes: int = PROCESSES, processes_from: int | None = None
-                 ) -> Iterator[list[Prepared]]:
+                 processes: int) -> Iterator[list[Prepared]]:
     """The whole log, in order, as batches of up to ``batch`` :data:`Prepared` events.
 
-    With ``processes`` and a log of ``processes_from`` events or more on PostgreSQL,
+    With ``processes`` and a log of PROCESSES_FROM events or more on PostgreSQL,
     the positions up to the head as it is now are prepared by that many worker
     processes (the read models' modules must be importable by name), the rest by
     the read-ahead thread."""
     after = 0
     if processes and crm.on_postgres and _importable(preparation.modules):
         head = crm.recorder.max_notification_id() or 0
-        if head >= (PROCESSES_FROM if processes_from is None else processes_from):
+        if head >= PROCESSES_FROM:
             yield from _in_processes(crm.event_store_url, preparation.modules, head, batch, processes)
             after = head
     yield from batches(log_read(crm), after, batch, preparation)
