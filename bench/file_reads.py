@@ -8,7 +8,8 @@ view's time goes (docs/PERFORMANCE.md): it measures the per-request cost of the 
 itself, without uvicorn, pydantic responses or queueing, on the tenant with the most customers.
 
 * ``customer_360_parts``: each of the view's statements timed alone (the profile row, the
-  lists' union with the lead score, the RFM breakpoints from the cache), for the same customers.
+  lists' union with the rows of the lead score, the RFM breakpoints from the cache), for the
+  same customers.
 * ``customer_360_while_orders``: the view while a thread renews the tenant's RFM change token
   ``changes per second`` times a second (default 20), as each batch with an order does on a
   live node (:func:`readmodels.tenant_changes.record`); that is what decides whether the RFM
@@ -60,7 +61,7 @@ def _parts(store: ReadStore, tenant: str, pick, seconds: float) -> dict:
         "profile": _timed(lambda: store.reader().execute(customer360.MAIN, params()).fetchall(),
                           seconds),
         "lists": _timed(lambda: store.reader().execute(*customer360.lists_sql(
-            tenant, pick(), rules, datetime.now(timezone.utc))).fetchall(), seconds),
+            tenant, pick(), rules)).fetchall(), seconds),
         "rfm_breakpoints": _timed(lambda: rfm.breakpoints(
             store.reader(), tenant, datetime.now(timezone.utc)), seconds),
     }

@@ -5,9 +5,10 @@ What makes it cost a few milliseconds rather than a pass over the tenant:
 * RFM scores the customer against the tenant's cached breakpoints
   (:func:`readmodels.rfm.breakpoints`); the customer's own metrics come with the
   profile row.
-* The lead score reads only this customer's signals
-  (:func:`readmodels.lead_scores.customer_score_sql`), score and reasons, as one more part
-  of the lists' statement (below).
+* The lead score reads only this customer's signals and attributes, as two more parts of
+  the lists' statement (below), each row flagged with the scoring rules it matches; Python
+  adds the points up (:func:`readmodels.lead_scores.customer_score`): the scoring SQL for
+  one customer cost ~6 ms of planning.
 * Each lookup filters by the customer's id alone before anything else: DuckDB 2
   reads an ART index only when an equality on the indexed column is a scan's
   only filter (``EXPLAIN ANALYZE`` shows a Sequential Scan otherwise); the
@@ -18,9 +19,9 @@ What makes it cost a few milliseconds rather than a pass over the tenant:
   at 100k customers the nine parts took 15.3 ms as nine statements and 11.5 ms
   as the union (docs/PERFORMANCE.md). Other ways of putting the parts in one
   statement planned slower than the union: a scalar subquery per part, a cross
-  join of one-row aggregates. The lead score joined the union later (p50 ~1-2 ms
-  less than as a statement of its own); it needs the scoring rules, which come
-  with the profile row, so the view is two statements.
+  join of one-row aggregates. The lead score's rows joined the union later; their
+  flags need the scoring rules, which come with the profile row, so the view is two
+  statements.
 
 Everything is read inside one read transaction (:mod:`readmodels.snapshot`), so
 the parts agree with each other and with the RFM cache's key.
@@ -100,14 +101,17 @@ PARTS: dict[str, tuple[tuple[str, ...], str]] = {name: (
 PARTS_SQL = " UNION ALL ".join(f"SELECT '{name}' AS part, {sql}" for name, (_, sql) in PARTS.items())
 
 
-def lists_sql(tenant_id: str, customer_id: UUID, rules: list[dict],
-              now: datetime) -> tuple[str, list]:
-    """The parts' union and, as part ``lead_score``, the customer's lead score under ``rules``."""
-    sql, params = lead_scores.customer_score_sql(rules, tenant_id, customer_id, now)
-    lead = (f"SELECT 'lead_score' AS part, list(struct_pack({', '.join(lead_scores.SCORE_FIELDS)})) "
-            f"FROM ({sql})")
-    return positional(f"{PARTS_SQL} UNION ALL {lead}", params,
-                      {"customer": customer_id, "tenant": tenant_id})
+def lists_sql(tenant_id: str, customer_id: UUID, rules: list[dict]) -> tuple[str, list]:
+    """The parts' union and the customer's signals and attribute flags under the scoring
+    ``rules`` (parts ``score_signals`` and ``score_attributes``, for
+    :func:`lead_scores.customer_score`)."""
+    signals, signal_params = lead_scores.signal_fields(rules, tenant_id)
+    attributes, attribute_params = lead_scores.attribute_fields(rules, tenant_id)
+    sql = (f"{PARTS_SQL} UNION ALL SELECT 'score_signals' AS part, "
+           f"{_part(signals, 'score_signals s WHERE s.customer_id = $customer', lead_scores.SIGNAL_ORDER)} "
+           f"UNION ALL SELECT 'score_attributes' AS part, "
+           f"{_part(attributes, 'customers c WHERE c.id = $customer')}")
+    return positional(sql, signal_params + attribute_params, {"customer": customer_id, "tenant": tenant_id})
 
 
 def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None:
@@ -121,9 +125,10 @@ def customer_360(db, tenant_id: str, customer_id: UUID) -> dict[str, Any] | None
             return None
         row = found[0]
         rules = orjson.loads(row["scoring_rules"]) if row["scoring_rules"] else []  # as leads.settings
-        lists = dict(db.execute(*lists_sql(tenant_id, customer_id, rules, now)).fetchall())
-        scored = lists.pop("lead_score")
-        lead_score = lead_scores.score_result(scored[0]) if scored else None
+        lists = dict(db.execute(*lists_sql(tenant_id, customer_id, rules)).fetchall())
+        lead_score = lead_scores.customer_score(
+            rules, lists.pop("score_signals") or [], lists.pop("score_attributes")[0]["matches"],
+            row["created_at"], row["status"], now)
         spend = _rows(lists, "spend")
         scores = None
         if row["rfm_scored"]:

@@ -9,12 +9,14 @@ engaged, or wrote in), clamped to 0..100. ``now`` is injectable.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 from uuid import UUID
 
 from readmodels import cursor as keyset
 from readmodels.leads import settings
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # What counts as the customer doing something, for silence.
 _ACTIVITY = "(s.kind IN ('order', 'engagement') OR (s.kind = 'communication' AND s.direction = 'inbound'))"
@@ -39,7 +41,8 @@ def _sources(customers: list[UUID] | None) -> tuple[str, str]:
     return ("score_signals", "customers") if customers is None else ("their_signals", "their_customers")
 
 
-def _event_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
+def _event_match(rule: dict, tenant_id: str) -> tuple[str, list]:
+    """The condition a signal ``s`` meets to earn an event rule's points."""
     where, params = ["s.tenant_id = ?", "s.kind = ?"], [tenant_id, rule["event"]]
     for key, column in (("channel", "channel"), ("direction", "direction"), ("kind", "engagement")):
         if key in rule:
@@ -48,8 +51,13 @@ def _event_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tup
     if "min_amount" in rule:
         where.append("s.amount >= ?::DECIMAL(18,2)")
         params.append(rule["min_amount"])
+    return " AND ".join(where), params
+
+
+def _event_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
+    where, params = _event_match(rule, tenant_id)
     sql = (f"SELECT s.customer_id, ? AS rule, ? AS points, s.occurred_at, s.position "
-           f"FROM {_sources(customers)[0]} s WHERE {' AND '.join(where)}")
+           f"FROM {_sources(customers)[0]} s WHERE {where}")
     params = [rule["name"], rule["points"], *params]
     if "max_times" in rule:
         sql += (" QUALIFY row_number() OVER (PARTITION BY s.customer_id "
@@ -58,7 +66,8 @@ def _event_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tup
     return sql, params
 
 
-def _attribute_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
+def _attribute_match(rule: dict, tenant_id: str) -> tuple[str, list]:
+    """The condition a customer ``c`` meets to earn an attribute rule's points."""
     where, params = ["c.tenant_id = ?"], [tenant_id]
     attribute = rule["attribute"]
     if attribute == "source":
@@ -81,8 +90,13 @@ def _attribute_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) ->
         where.append("coalesce((SELECT l.stage FROM lifecycle l WHERE l.customer_id = c.id), "
                      "'customer') = ?")
         params.append(rule["equals"])
+    return " AND ".join(where), params
+
+
+def _attribute_rule(rule: dict, tenant_id: str, customers: list[UUID] | None) -> tuple[str, list]:
+    where, params = _attribute_match(rule, tenant_id)
     sql = (f"SELECT c.id AS customer_id, ? AS rule, ? AS points, NULL::TIMESTAMPTZ AS occurred_at, "
-           f"NULL::BIGINT AS position FROM {_sources(customers)[1]} c WHERE {' AND '.join(where)}")
+           f"NULL::BIGINT AS position FROM {_sources(customers)[1]} c WHERE {where}")
     return sql, [rule["name"], rule["points"], *params]
 
 
@@ -172,12 +186,89 @@ def customer_score_sql(rules: list[dict], tenant_id: str, customer_id: UUID,
 def score_result(row: dict[str, Any]) -> dict[str, Any]:
     """The score of a :func:`customer_score_sql` row, with its reasons: points per rule, then
     the silence rules' points."""
-    reasons = [{"rule": rule, "points": int(total), "times": int(times)}
-               for rule, total, times in row["reasons"] or []]
-    if row["silence_points"]:
-        reasons.append({"rule": "silence", "points": row["silence_points"], "times": 1})
-    return {"score": row["score"], "earned": row["earned"], "silence_points": row["silence_points"],
-            "last_activity_at": row["last_activity_at"], "reasons": reasons}
+    return _result(row["score"], row["earned"], row["silence_points"], row["last_activity_at"],
+                   [(rule, int(total), int(times)) for rule, total, times in row["reasons"] or []])
+
+
+def _result(score: int, earned: int, silence_points: int, last_activity_at: datetime | None,
+            reasons: list[tuple[str, int, int]]) -> dict[str, Any]:
+    listed = [{"rule": rule, "points": total, "times": times} for rule, total, times in reasons]
+    if silence_points:
+        listed.append({"rule": "silence", "points": silence_points, "times": 1})
+    return {"score": score, "earned": earned, "silence_points": silence_points,
+            "last_activity_at": last_activity_at, "reasons": listed}
+
+
+# -- one customer's score from their rows, for the 360 view --------------------------------
+#
+# The 360 view's lists are one statement, and DuckDB plans a statement afresh each time: the
+# scoring SQL above, for one customer, planned in ~6 ms of the view's ~17 (docs/PERFORMANCE.md,
+# "The lead score from the customer's rows"). So the view reads the customer's signals and
+# attribute rows as two more lists of its statement, each row flagged by SQL with the rules
+# it matches (the conditions above, :func:`_event_match` and :func:`_attribute_match`: what
+# matches is decided in one place), and :func:`customer_score` adds the points up the way
+# :func:`_scores_sql` does. tests/test_lead_score_paths.py holds the two sums equal.
+
+SIGNAL_FIELDS = ("occurred_at", "position", "active")  # and ``matches``, one flag per event rule
+SIGNAL_ORDER = "s.occurred_at, s.position"  # max_times counts a rule's first signals in this order
+
+
+def _flags(conditions: list[tuple[str, list]]) -> tuple[str, list]:
+    if not conditions:
+        return "matches := []::BOOLEAN[]", []
+    return (f"matches := list_value({', '.join(f'({sql})' for sql, _ in conditions)})",
+            [p for _, params in conditions for p in params])
+
+
+def signal_fields(rules: list[dict], tenant_id: str) -> tuple[tuple[str, ...], list]:
+    """The fields of one customer's ``score_signals s`` rows for :func:`customer_score`: when,
+    the log position, whether it counts as activity (for silence), and a flag per event rule."""
+    flags, params = _flags([_event_match(rule, tenant_id) for rule in rules if "event" in rule])
+    return ("s.occurred_at", "s.position", f"active := {_ACTIVITY}", flags), params
+
+
+def attribute_fields(rules: list[dict], tenant_id: str) -> tuple[tuple[str, ...], list]:
+    """The field of the customer's ``customers c`` row for :func:`customer_score`: a flag per
+    attribute rule."""
+    flags, params = _flags([_attribute_match(rule, tenant_id) for rule in rules
+                            if "attribute" in rule])
+    return (flags,), params
+
+
+def customer_score(rules: list[dict], signals: list[dict], attribute_matches: list,
+                   created_at: datetime, status: str, now: datetime) -> dict[str, Any] | None:
+    """One customer's score from the rows of :func:`signal_fields` (in ``SIGNAL_ORDER``) and
+    the flags of :func:`attribute_fields`: what :func:`score_of_customer` answers without its
+    history; None for an archived customer."""
+    if status != "active":
+        return None
+    earned_by: dict[str, list[int]] = {}  # rule name -> [points, times]
+    for index, rule in enumerate(r for r in rules if "event" in r):
+        hits = [s for s in signals if s["matches"][index]][:rule.get("max_times")]
+        if hits:
+            earned_by.setdefault(rule["name"], [0, 0])
+            earned_by[rule["name"]][0] += rule["points"] * len(hits)
+            earned_by[rule["name"]][1] += len(hits)
+    for index, rule in enumerate(r for r in rules if "attribute" in r):
+        if attribute_matches[index]:
+            earned_by.setdefault(rule["name"], [0, 0])
+            earned_by[rule["name"]][0] += rule["points"]
+            earned_by[rule["name"]][1] += 1
+    earned = sum(points for points, _ in earned_by.values())
+    # greatest() and max() pass over NULLs: a silence of unknown length costs nothing.
+    last = max([s["occurred_at"] for s in signals if s["active"] and s["occurred_at"] is not None
+                and s["occurred_at"] <= now] + ([created_at] if created_at else []), default=None)
+    elapsed = _day(now) - _day(last) if last else None
+    silence = 0 if elapsed is None else min(0, sum(
+        rule["points"] * (elapsed // rule["silence_days"]) for rule in rules if "silence_days" in rule))
+    reasons = sorted(((rule, points, times) for rule, (points, times) in earned_by.items()),
+                     key=lambda reason: (-reason[1], reason[0]))
+    return _result(min(100, max(0, earned + silence)), earned, silence, last, reasons)
+
+
+def _day(moment: datetime) -> int:
+    """Whole days since the epoch, as ``floor(epoch(moment) / 86400)`` in the SQL above."""
+    return (moment - _EPOCH) // timedelta(days=1)
 
 
 def score_of_customer(db, tenant_id: str, customer_id: UUID, now: datetime,

@@ -1,11 +1,11 @@
-"""The 360 view reads its lists of one customer's rows, and the lead score, in one UNION ALL
+"""The 360 view reads its lists of one customer's rows, and the rows its lead score is added up
+from, in one UNION ALL
 (readmodels/customer360.py). DuckDB unites the parts' struct types by field name, so a field
 that two parts gave different types would be cast to a common one without a word: a date
 turned text, a UUID turned text. Each part's own types must come through the union."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
 from uuid import uuid4
 
 from readmodels import lead_scores
@@ -24,13 +24,14 @@ def _fields(result) -> dict[str, str]:
 
 def test_every_part_keeps_its_own_field_types_in_the_union():
     db = ReadStore(":memory:").reader()
-    params, now = {"customer": uuid4(), "tenant": "t"}, datetime.now(timezone.utc)
-    united = _fields(db.execute(*lists_sql("t", params["customer"], RULES, now)))
+    params = {"customer": uuid4(), "tenant": "t"}
+    united = _fields(db.execute(*lists_sql("t", params["customer"], RULES)))
     for name, (fields, sql) in PARTS.items():
         own = _fields(db.execute(f"SELECT {sql}", {k: v for k, v in params.items() if f"${k}" in sql}))
         assert tuple(own) == fields, name  # the names the view picks are the part's own
         assert {field: united[field] for field in own} == own, name
-    sql, more = lead_scores.customer_score_sql(RULES, "t", params["customer"], now)
-    own = _fields(db.execute(
-        f"SELECT list(struct_pack({', '.join(lead_scores.SCORE_FIELDS)})) FROM ({sql})", more))
-    assert {field: united[field] for field in own} == own, "lead_score"
+    for part, (fields, more), source in (
+            ("score_signals", lead_scores.signal_fields(RULES, "t"), "score_signals s"),
+            ("score_attributes", lead_scores.attribute_fields(RULES, "t"), "customers c")):
+        own = _fields(db.execute(f"SELECT list(struct_pack({', '.join(fields)})) FROM {source}", more))
+        assert {field: united[field] for field in own} == own, part
