@@ -41,7 +41,7 @@ def stage_history(db, tenant_id: str, deal_id: UUID, as_of: datetime) -> dict[st
         "ORDER BY version", [deal_id, tenant_id]))
     for row in changes:
         row["amount"] = None if row["amount"] is None else str(row["amount"])
-    intervals = as_dicts(db.execute(f"""
+    intervals = as_dicts(db.execute("""
         WITH h AS (
             SELECT version, changed_at, change,
                    last_value(stage IGNORE NULLS) OVER w AS stage,
