@@ -19,7 +19,7 @@ from api import problems
 from api.limits import BodySizeLimit
 from api.routes.documents import DOCUMENT_UPLOADS
 from commands.documents import max_document_bytes
-from api.routes import admin, campaigns, customers, include, keys, opportunities, profile
+from api.routes import Route, admin, campaigns, customers, include, keys, opportunities, profile
 from api.routes import sales
 from api.routes import marketing
 from commands.application import Crm
@@ -93,6 +93,7 @@ def create_app(settings: Settings | None = None, role: str = "all") -> FastAPI:
     jobs = NodeJobs(node_jobs(crm, store), ready=caught_up(crm, store, feed)) if store else None
     app = FastAPI(title="Craved CRM", version="0.1.0", description=DESCRIPTION,
                   lifespan=also_running(lifespan, refresher, jobs))
+    app.router.route_class = Route  # for the routes declared on the app itself
     app.state.settings = settings
     app.state.crm = crm
     app.state.callers = CallerCache(crm, settings.auth_cache_seconds)

@@ -9,9 +9,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 
 from api.models import ProjectionStatus
+from api.routes import Route
 from projections import PROJECTIONS
 
-router = APIRouter(prefix="/v1/admin", tags=["operations"])
+router = APIRouter(route_class=Route, prefix="/v1/admin", tags=["operations"])
 
 
 async def require_admin(request: Request, authorization: Annotated[str | None, Header()] = None) -> None:

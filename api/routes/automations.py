@@ -12,13 +12,14 @@ from api.deps import CallerDep, CommandDep, ReaderDep
 from api.marketing_deps import MarketingDep
 from api.marketing_models import AutomationDetail, AutomationRow, RunDetail, RunRow, StepFunnel
 from api.models import CommandAccepted, Page
+from api.routes import Route
 from commands import automations as handlers
 from commands.errors import NotFound
 from readmodels import automations as queries
 from readmodels import campaign_analytics as analytics
 
-command_router = APIRouter(prefix="/v1/automations", tags=["automations"])
-query_router = APIRouter(tags=["automations"])
+command_router = APIRouter(route_class=Route, prefix="/v1/automations", tags=["automations"])
+query_router = APIRouter(route_class=Route, tags=["automations"])
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 RunStatus = Literal["running", "waiting", "completed", "exited", "failed"]

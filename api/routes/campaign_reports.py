@@ -18,8 +18,9 @@ from commands.errors import NotFound
 from readmodels import campaign_analytics as analytics
 from readmodels import campaigns as queries
 from api.rendering.campaign_chart import funnel_svg
+from api.routes import Route
 
-query_router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+query_router = APIRouter(route_class=Route, prefix="/v1/campaigns", tags=["campaigns"])
 Limit = Annotated[int, Query(ge=1, le=500)]
 Cursor = Annotated[str | None, Query(max_length=500)]
 Window = Annotated[int | None, Query(ge=0, le=365, description=(

@@ -10,10 +10,11 @@ from api.deps import CommandDep
 from api.clock import ClockDep
 from api.marketing_deps import MarketingDep
 from api.models import CommandAccepted
+from api.routes import Route
 from commands import campaigns as handlers
 from readmodels.campaigns import segment_lookup
 
-router = APIRouter(prefix="/v1/campaigns", tags=["campaigns"])
+router = APIRouter(route_class=Route, prefix="/v1/campaigns", tags=["campaigns"])
 
 
 @router.post("", status_code=201, response_model=CommandAccepted)

@@ -9,11 +9,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, ConsentStatus
+from api.routes import Route
 from commands import consent as handlers
 from readmodels import consent as consents
 
-command_router = APIRouter(tags=["consent"])
-query_router = APIRouter(tags=["consent"])
+command_router = APIRouter(route_class=Route, tags=["consent"])
+query_router = APIRouter(route_class=Route, tags=["consent"])
 
 
 @command_router.patch("/v1/customers/{customer_id}/preferences", response_model=CommandAccepted)

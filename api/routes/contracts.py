@@ -10,14 +10,15 @@ from fastapi import APIRouter, Body, Query
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, Page
+from api.routes import Route
 from api.sales_models import ContractOut, ReminderRun
 from commands import contracts as handlers
 from commands.errors import NotFound
 from readmodels import contracts
 from workers import sales_policies
 
-command_router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
-query_router = APIRouter(prefix="/v1/contracts", tags=["contracts"])
+command_router = APIRouter(route_class=Route, prefix="/v1/contracts", tags=["contracts"])
+query_router = APIRouter(route_class=Route, prefix="/v1/contracts", tags=["contracts"])
 Within = Annotated[int, Query(ge=0, le=366, description="days ahead, from today")]
 
 

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Path
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, CustomFieldDefinition
+from api.routes import Route
 from commands import custom_fields as handlers
 from readmodels import custom_fields as definitions
 
-command_router = APIRouter(tags=["custom fields"])
-query_router = APIRouter(tags=["custom fields"])
+command_router = APIRouter(route_class=Route, tags=["custom fields"])
+query_router = APIRouter(route_class=Route, tags=["custom fields"])
 Key = Annotated[str, Path(max_length=40)]
 
 

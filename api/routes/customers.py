@@ -11,6 +11,7 @@ from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from api.deps import CallerDep, CommandDep, ReaderDep, get_crm
 from api.models import (CommandAccepted, Customer360, CustomerRow, CustomerState, Page,
                         StoredEvent, TimelineEntry)
+from api.routes import Route
 from commands import customers as handlers
 from commands.application import Crm
 from commands.errors import NotFound
@@ -22,8 +23,8 @@ from readmodels.custom_fields import BadFilter
 from readmodels import timeline as timelines
 
 # Command and query routes are separate routers: in server mode they run in different processes.
-command_router = APIRouter(prefix="/v1/customers", tags=["customers"])
-query_router = APIRouter(prefix="/v1/customers", tags=["customers"])
+command_router = APIRouter(route_class=Route, prefix="/v1/customers", tags=["customers"])
+query_router = APIRouter(route_class=Route, prefix="/v1/customers", tags=["customers"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 CrmDep = Annotated[Crm, Depends(get_crm)]
 

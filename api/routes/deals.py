@@ -15,14 +15,15 @@ from fastapi import APIRouter, Body
 from api.clock import NowDep
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted
+from api.routes import Route
 from api.sales_models import DealOut, QuoteOut, StageHistory
 from commands import opportunities as handlers
 from commands import quotes as quote_handlers
 from commands.errors import NotFound
 from readmodels import deals, quotes
 
-command_router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
-query_router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+command_router = APIRouter(route_class=Route, prefix="/v1/opportunities", tags=["opportunities"])
+query_router = APIRouter(route_class=Route, prefix="/v1/opportunities", tags=["opportunities"])
 
 
 @command_router.put("/{opportunity_id}/line-items", response_model=CommandAccepted)

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, DocumentAccepted, DocumentRow
+from api.routes import Route
 from commands import documents as handlers
 from commands.errors import NotFound
 from readmodels import customers as directory
@@ -20,8 +21,8 @@ from readmodels import documents
 
 # The one route that takes large bodies (see api/limits.py).
 DOCUMENT_UPLOADS = r"/v1/customers/[^/]+/documents"
-command_router = APIRouter(prefix="/v1/customers/{customer_id}/documents", tags=["documents"])
-query_router = APIRouter(prefix="/v1/customers/{customer_id}/documents", tags=["documents"])
+command_router = APIRouter(route_class=Route, prefix="/v1/customers/{customer_id}/documents", tags=["documents"])
+query_router = APIRouter(route_class=Route, prefix="/v1/customers/{customer_id}/documents", tags=["documents"])
 UPLOAD_BODY = {"requestBody": {"required": True, "content": {
     media: {"schema": {"type": "string", "format": "binary"}} for media in sorted(handlers.TYPES)}}}
 

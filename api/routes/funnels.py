@@ -15,8 +15,9 @@ from api.sales_models import FunnelResult
 from domain.base import DomainError
 from readmodels import funnels
 from api.rendering.charts import funnel_svg
+from api.routes import Route
 
-router = APIRouter(prefix="/v1/funnels", tags=["funnels"])
+router = APIRouter(route_class=Route, prefix="/v1/funnels", tags=["funnels"])
 
 
 class _Strict(BaseModel):

@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import ImportReport
+from api.routes import Route
 from api.routes.customers import custom_field_filters
 from commands import imports
 from commands.errors import NotFound
@@ -22,8 +23,8 @@ from domain.base import DomainError
 from readmodels import exports, segments
 from readmodels.custom_fields import BadFilter
 
-command_router = APIRouter(prefix="/v1/imports", tags=["import and export"])
-query_router = APIRouter(prefix="/v1/exports", tags=["import and export"])
+command_router = APIRouter(route_class=Route, prefix="/v1/imports", tags=["import and export"])
+query_router = APIRouter(route_class=Route, prefix="/v1/exports", tags=["import and export"])
 CSV_BODY = {"requestBody": {"required": True, "content": {"text/csv": {"schema": {
     "type": "string", "example": "name,email,tags\nAda Potter,ada@example.com,vip\n"}}}}}
 MapParam = Annotated[list[str] | None, Query(

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from api.deps import CommandDep
+from api.routes import Route
 from commands.base import Command
 from commands.errors import Forbidden
 from commands.tenants import issue_key, revoke_key
 from domain.tenant import key_id
 
-router = APIRouter(prefix="/v1/api-keys", tags=["api keys"])
+router = APIRouter(route_class=Route, prefix="/v1/api-keys", tags=["api keys"])
 
 
 class IssueKey(Command):

@@ -12,13 +12,14 @@ from fastapi import APIRouter, Path, Query
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import (CommandAccepted, ConversionPeriod, LeadRow, LeadScore, LeadSettingsView,
                         Page, ScoreRow, TeamView)
+from api.routes import Route
 from commands import leads as handlers
 from commands.errors import NotFound
 from domain.base import DomainError
 from readmodels import lead_scores, leads
 
-command_router = APIRouter(tags=["leads"])
-query_router = APIRouter(tags=["leads"])
+command_router = APIRouter(route_class=Route, tags=["leads"])
+query_router = APIRouter(route_class=Route, tags=["leads"])
 TeamName = Annotated[str, Path(max_length=50)]
 
 

@@ -9,12 +9,13 @@ from fastapi import APIRouter, Body, Query
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, OpportunityRow, Page, StageTotal
+from api.routes import Route
 from commands import opportunities as handlers
 from readmodels import opportunities as deals
 
 # Command and query routes are separate routers: in server mode they run in different processes.
-command_router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
-query_router = APIRouter(prefix="/v1/opportunities", tags=["opportunities"])
+command_router = APIRouter(route_class=Route, prefix="/v1/opportunities", tags=["opportunities"])
+query_router = APIRouter(route_class=Route, prefix="/v1/opportunities", tags=["opportunities"])
 
 
 @command_router.post("", status_code=201, response_model=CommandAccepted)

@@ -23,9 +23,10 @@ from domain.base import DomainError
 from readmodels import funnels, sales_analytics
 from readmodels import pipelines as boards
 from api.rendering.charts import board_svg, funnel_svg
+from api.routes import Route
 
-command_router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
-query_router = APIRouter(prefix="/v1/pipelines", tags=["pipelines"])
+command_router = APIRouter(route_class=Route, prefix="/v1/pipelines", tags=["pipelines"])
+query_router = APIRouter(route_class=Route, prefix="/v1/pipelines", tags=["pipelines"])
 StageId = Annotated[str, Query(max_length=50)]
 
 

@@ -24,9 +24,10 @@ from domain.quote import Quote
 from domain.tenant import Tenant
 from readmodels import quotes
 from api.rendering.quote_pdf import render_quote
+from api.routes import Route
 
-command_router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
-query_router = APIRouter(prefix="/v1/quotes", tags=["quotes"])
+command_router = APIRouter(route_class=Route, prefix="/v1/quotes", tags=["quotes"])
+query_router = APIRouter(route_class=Route, prefix="/v1/quotes", tags=["quotes"])
 CrmDep = Annotated[Crm, Depends(get_crm)]
 
 

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query
 
 from api.deps import CallerDep, ReaderDep
 from api.models import Page, RfmRow, RfmSegment
+from api.routes import Route
 from domain.base import DomainError
 from domain.values import CURRENCIES
 from readmodels import rfm
 
-query_router = APIRouter(prefix="/v1/rfm", tags=["segmentation"])
+query_router = APIRouter(route_class=Route, prefix="/v1/rfm", tags=["segmentation"])
 AsOf = Annotated[str | None, Query(max_length=64, description=(
     "an ISO 8601 time with offset, or a date (meaning the end of that day, UTC); default: now"))]
 Currency = Annotated[str | None, Query(min_length=3, max_length=3, description=(

@@ -17,9 +17,10 @@ from pydantic import BaseModel
 
 from api.clock import NowDep
 from api.deps import CommandDep, ReaderDep
+from api.routes import Route
 from workers import sales_policies
 
-router = APIRouter(prefix="/v1/automation", tags=["automation"])
+router = APIRouter(route_class=Route, prefix="/v1/automation", tags=["automation"])
 
 
 class SweepRun(BaseModel):

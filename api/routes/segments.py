@@ -12,12 +12,13 @@ from fastapi import APIRouter, Query, Request
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import (CommandAccepted, Page, SegmentAnalytics, SegmentMember, SegmentRefreshed,
                         SegmentView)
+from api.routes import Route
 from commands import segments as handlers
 from commands.errors import Forbidden, NotFound
 from readmodels import segment_membership, segments
 
-command_router = APIRouter(prefix="/v1/segments", tags=["segmentation"])
-query_router = APIRouter(prefix="/v1/segments", tags=["segmentation"])
+command_router = APIRouter(route_class=Route, prefix="/v1/segments", tags=["segmentation"])
+query_router = APIRouter(route_class=Route, prefix="/v1/segments", tags=["segmentation"])
 
 
 @command_router.post("", status_code=201, response_model=CommandAccepted)

@@ -11,13 +11,14 @@ from fastapi import APIRouter, Header, Query
 
 from api.deps import CallerDep, CommandDep, ReaderDep
 from api.models import CommandAccepted, Page, TaskRow
+from api.routes import Route
 from commands import tasks as handlers
 from commands.errors import NotFound
 from domain.base import DomainError
 from readmodels import tasks as task_lists
 
-command_router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
-query_router = APIRouter(prefix="/v1/tasks", tags=["tasks"])
+command_router = APIRouter(route_class=Route, prefix="/v1/tasks", tags=["tasks"])
+query_router = APIRouter(route_class=Route, prefix="/v1/tasks", tags=["tasks"])
 Limit = Annotated[int, Query(ge=1, le=200)]
 Due = Literal["overdue", "today"]
 NowParam = Annotated[datetime | None, Query(

@@ -11,6 +11,7 @@ from api.deps import CallerDep, CommandDep, ReaderDep, get_crm
 from api.marketing_deps import MarketingDep
 from api.marketing_models import Preview, TemplateDetail, TemplateRow
 from api.models import CommandAccepted, Page
+from api.routes import Route
 from commands import templates as handlers
 from commands.application import Crm
 from commands.errors import NotFound
@@ -19,8 +20,8 @@ from domain.base import DomainError
 from domain.tenant import Tenant
 from readmodels import templates as queries
 
-command_router = APIRouter(prefix="/v1/templates", tags=["templates"])
-query_router = APIRouter(prefix="/v1/templates", tags=["templates"])
+command_router = APIRouter(route_class=Route, prefix="/v1/templates", tags=["templates"])
+query_router = APIRouter(route_class=Route, prefix="/v1/templates", tags=["templates"])
 Version = Annotated[int, Path(ge=1)]
 CrmDep = Annotated[Crm, Depends(get_crm)]
 

@@ -30,11 +30,12 @@ from starlette.concurrency import run_in_threadpool
 
 from api.clock import ClockDep
 from api.marketing_deps import MarketingDep, SecretDep
+from api.routes import Route
 from commands import engagement
 from commands.errors import NotFound
 from commands.tracking import twilio_signature_valid, verify
 
-public_router = APIRouter(tags=["tracking"])
+public_router = APIRouter(route_class=Route, tags=["tracking"])
 log = logging.getLogger("crm.tracking")
 
 PIXEL = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")

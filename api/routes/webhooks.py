@@ -12,12 +12,13 @@ from api.deps import CallerDep, CommandDep, ReaderDep
 from api.marketing_deps import MarketingDep
 from api.marketing_models import DeliveryRow, WebhookCreated, WebhookDetail, WebhookRow
 from api.models import CommandAccepted, Page
+from api.routes import Route
 from commands import webhooks as handlers
 from commands.errors import NotFound
 from readmodels import webhooks as queries
 
-command_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
-query_router = APIRouter(prefix="/v1/webhooks", tags=["webhooks"])
+command_router = APIRouter(route_class=Route, prefix="/v1/webhooks", tags=["webhooks"])
+query_router = APIRouter(route_class=Route, prefix="/v1/webhooks", tags=["webhooks"])
 Cursor = Annotated[str | None, Query(max_length=500)]
 Limit = Annotated[int, Query(ge=1, le=200)]
 DeliveryStatus = Literal["delivering", "waiting", "delivered", "dead"]
