@@ -203,13 +203,13 @@ def _result(score: int, earned: int, silence_points: int, last_activity_at: date
 #
 # The 360 view's lists are one statement, and DuckDB plans a statement afresh each time: the
 # scoring SQL above, for one customer, planned in ~6 ms of the view's ~17 (docs/PERFORMANCE.md,
-# "The lead score from the customer's rows"). So the view reads the customer's signals and
-# attribute rows as two more lists of its statement, each row flagged by SQL with the rules
-# it matches (the conditions above, :func:`_event_match` and :func:`_attribute_match`: what
-# matches is decided in one place), and :func:`customer_score` adds the points up the way
-# :func:`_scores_sql` does. tests/test_lead_score_paths.py holds the two sums equal.
+# "The lead score added up from the customer's rows"). So the view reads the customer's
+# signals and directory row as two more lists of its statement, each row flagged by SQL with
+# the rules it matches (the conditions above, :func:`_event_match` and
+# :func:`_attribute_match`: what matches is decided in one place), and :func:`customer_score`
+# adds the points up the way :func:`_scores_sql` does. tests/test_lead_score_paths.py holds
+# the two sums equal.
 
-SIGNAL_FIELDS = ("occurred_at", "position", "active")  # and ``matches``, one flag per event rule
 SIGNAL_ORDER = "s.occurred_at, s.position"  # max_times counts a rule's first signals in this order
 
 
@@ -242,18 +242,18 @@ def customer_score(rules: list[dict], signals: list[dict], attribute_matches: li
     history; None for an archived customer."""
     if status != "active":
         return None
-    earned_by: dict[str, list[int]] = {}  # rule name -> [points, times]
+    earned_by: dict[str, list[int]] = {}  # rule name -> [points, times], as the SQL groups them
+
+    def earn(rule: dict, times: int) -> None:
+        if times:
+            earned = earned_by.setdefault(rule["name"], [0, 0])
+            earned[0] += rule["points"] * times
+            earned[1] += times
+
     for index, rule in enumerate(r for r in rules if "event" in r):
-        hits = [s for s in signals if s["matches"][index]][:rule.get("max_times")]
-        if hits:
-            earned_by.setdefault(rule["name"], [0, 0])
-            earned_by[rule["name"]][0] += rule["points"] * len(hits)
-            earned_by[rule["name"]][1] += len(hits)
+        earn(rule, len([s for s in signals if s["matches"][index]][:rule.get("max_times")]))
     for index, rule in enumerate(r for r in rules if "attribute" in r):
-        if attribute_matches[index]:
-            earned_by.setdefault(rule["name"], [0, 0])
-            earned_by[rule["name"]][0] += rule["points"]
-            earned_by[rule["name"]][1] += 1
+        earn(rule, 1 if attribute_matches[index] else 0)
     earned = sum(points for points, _ in earned_by.values())
     # greatest() and max() pass over NULLs: a silence of unknown length costs nothing.
     last = max([s["occurred_at"] for s in signals if s["active"] and s["occurred_at"] is not None
