@@ -255,7 +255,10 @@ def test_a_rebuilds_bookkeeping_is_not_walked_by_the_collector(event_store_url, 
 
         rebuild(crm, projector, "customer_directory", progress)
 
-        assert tracked[2_900] - tracked[200] < 500   # 2,700 more aggregates replayed in between
+        # 2,700 more aggregates replayed in between: kept as objects, their versions would add
+        # 2,700 or more. Either moment may or may not find the read-ahead's next batch of 100
+        # already prepared (~560 objects: seen in CI), hence the allowance of one batch.
+        assert tracked[2_900] - tracked[200] < 1_000
     finally:
         store.close()
         crm.close()
