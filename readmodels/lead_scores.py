@@ -246,9 +246,9 @@ def customer_score(rules: list[dict], signals: list[dict], attribute_matches: li
 
     def earn(rule: dict, times: int) -> None:
         if times:
-            earned = earned_by.setdefault(rule["name"], [0, 0])
-            earned[0] += rule["points"] * times
-            earned[1] += times
+            entry = earned_by.setdefault(rule["name"], [0, 0])
+            entry[0] += rule["points"] * times
+            entry[1] += times
 
     for index, rule in enumerate(r for r in rules if "event" in r):
         earn(rule, len([s for s in signals if s["matches"][index]][:rule.get("max_times")]))
