@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli_imports import import_app
+from api.local_node import NODE_URL_FILE, running_node_url
 from commands.settings import Settings
 
 app = typer.Typer(help="Craved CRM: an event-sourced CRM for artisan vendors.", no_args_is_help=True,
@@ -61,7 +62,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000,
     if demo:
         _load_demo(settings, only_if_empty=True)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    (settings.data_dir / "node-url").write_text(f"http://{host}:{port}")  # for `crm projections`
+    (settings.data_dir / NODE_URL_FILE).write_text(f"http://{host}:{port}")  # for `crm projections`
     if workers > 1:
         from api import command_workers
         admin_token(settings)  # made before the processes start, so that they all read this one
@@ -144,15 +145,9 @@ def tenant_create(name: str):
 
 def _node(url: str | None, settings: Settings) -> httpx.Client | None:
     """A client for the running node, or None when no node holds the read-model file."""
-    import duckdb
-
+    url = url or running_node_url(settings)
     if url is None:
-        try:
-            duckdb.connect(str(settings.readmodel_path)).close()
-            return None
-        except duckdb.IOException:  # locked: a running node owns it
-            where = settings.data_dir / "node-url"
-            url = where.read_text().strip() if where.exists() else "http://127.0.0.1:8000"
+        return None
     from api.app import admin_token
     return httpx.Client(base_url=url, timeout=30,
                         headers={"Authorization": f"Bearer {admin_token(settings)}"})

@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.local_node import running_node_url
 from commands.settings import Settings
 
 import_app = typer.Typer(help="Import customers and orders from CSV files.", no_args_is_help=True)
@@ -70,14 +71,7 @@ def parts(text: str, chunk_rows: int) -> tuple[str, list[tuple[int, str, int]]]:
 @contextmanager
 def _service(url: str | None, settings: Settings):
     """An HTTP client of the running node, or of the service started in this process."""
-    import duckdb
-
-    if url is None:
-        try:
-            duckdb.connect(str(settings.readmodel_path)).close()
-        except duckdb.IOException:  # locked: a running node owns it
-            where = settings.data_dir / "node-url"
-            url = where.read_text().strip() if where.exists() else "http://127.0.0.1:8000"
+    url = url or running_node_url(settings)
     if url:
         with httpx.Client(base_url=url, timeout=120) as client:
             yield client

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 from uuid import UUID
 
 import pytest
@@ -13,6 +15,7 @@ from typer.testing import CliRunner
 from api import cli as cli_module
 from api.app import create_app
 from api.cli import app as cli
+from api.local_node import DEFAULT_URL, running_node_url
 from commands.settings import Settings
 from projections import PROJECTIONS
 from tests.conftest import Tenant
@@ -129,3 +132,39 @@ def test_the_status_table_shows_a_running_nodes_rebuilds(data_dir, monkeypatch):
     assert rows["orders"] == "failed: OperationalError('gone')"
     assert rows["tasks"] == "starting"
     assert rows["customer_summary"] == rows["customer_directory"] == "-"
+
+
+HOLD = """
+import os, sys
+from readmodels.store import ReadStore
+store = ReadStore(sys.argv[1])
+store.cursor().execute("INSERT INTO tenant_changes VALUES (?, gen_random_uuid())", [sys.argv[2]])
+print("open", flush=True)
+if sys.argv[2] == "crash":
+    os._exit(0)  # no close: the write-ahead log stays beside the file
+sys.stdin.read()
+"""
+
+
+def test_a_command_finds_the_running_node_by_the_files_lock_and_leaves_the_file_alone(
+        data_dir):
+    settings = Settings()
+    assert running_node_url(settings) is None                    # no file yet: nothing runs
+
+    path = str(settings.readmodel_path)
+    node = subprocess.Popen([sys.executable, "-c", HOLD, path, "hold"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert node.stdout.readline() == "open\n"
+        assert running_node_url(settings) == DEFAULT_URL
+        (data_dir / "node-url").write_text("http://127.0.0.1:8123\n")
+        assert running_node_url(settings) == "http://127.0.0.1:8123"
+    finally:
+        node.communicate("")
+
+    crashed = subprocess.run([sys.executable, "-c", HOLD, path, "crash"], capture_output=True,
+                             text=True, check=True)
+    assert crashed.stdout == "open\n" and settings.readmodel_path.with_suffix(".duckdb.wal").exists()
+    assert running_node_url(settings) is None
+    # Read-only: the log is left for the node's own open to fold in, with its row groups.
+    assert settings.readmodel_path.with_suffix(".duckdb.wal").exists()
