@@ -138,7 +138,7 @@ HOLD = """
 import os, sys
 from readmodels.store import ReadStore
 store = ReadStore(sys.argv[1])
-store.cursor().execute("INSERT INTO tenant_changes VALUES (?, gen_random_uuid())", [sys.argv[2]])
+store.reader().execute("INSERT INTO tenant_changes VALUES (?, gen_random_uuid())", [sys.argv[2]])
 print("open", flush=True)
 if sys.argv[2] == "crash":
     os._exit(0)  # no close: the write-ahead log stays beside the file

@@ -18,7 +18,7 @@ START = datetime(2026, 1, 1, tzinfo=timezone.utc)
 def _register(store: ReadStore, first: int, count: int) -> None:
     """``count`` customers of tenant t, one a minute, numbered from ``first``, as the directory
     stores them (appended in the order they were registered)."""
-    cursor = store.cursor()
+    cursor = store.reader()
     cursor.execute(
         f"INSERT INTO {store.live_schema('customer_directory')}.customers BY NAME "
         "SELECT uuid() AS id, 't' AS tenant_id, 'c' || i AS name, 'c' || i AS name_lower, "
@@ -30,7 +30,7 @@ def _register(store: ReadStore, first: int, count: int) -> None:
 def _row_groups(store: ReadStore) -> list[int]:
     """Rows per row group of the live customers table."""
     schema = store.live_schema("customer_directory")
-    return [rows for _, rows in store.cursor().execute(
+    return [rows for _, rows in store.reader().execute(
         f"SELECT row_group_id, max(count) FROM pragma_storage_info('{schema}.customers') "
         "WHERE column_name = 'created_at' GROUP BY 1 ORDER BY 1").fetchall()]
 
@@ -41,7 +41,7 @@ def test_rows_are_kept_in_small_row_groups_across_reopening_and_checkpoints(tmp_
     store.close()
     store = ReadStore(tmp_path / "readmodels.duckdb")
     _register(store, 3 * ROW_GROUP_ROWS, 1000)
-    store.cursor().execute("CHECKPOINT")  # where DuckDB merges row groups up to its size
+    store.reader().execute("CHECKPOINT")  # where DuckDB merges row groups up to its size
 
     groups = _row_groups(store)
 
@@ -51,7 +51,7 @@ def test_rows_are_kept_in_small_row_groups_across_reopening_and_checkpoints(tmp_
 def test_the_newest_first_list_skips_the_older_row_groups(tmp_path):
     store = ReadStore(tmp_path / "readmodels.duckdb")
     _register(store, 0, 4 * ROW_GROUP_ROWS)
-    store.cursor().execute("CHECKPOINT")
+    store.reader().execute("CHECKPOINT")
     db = store.reader()
 
     page = list_customers(db, "t", limit=50)
