@@ -39,9 +39,9 @@ RECENT = 50_000  # aggregates whose latest applied version wait_for finds in mem
 # docs/PERFORMANCE.md, "Checkpoints".
 CHECKPOINT_WAL = "256MB"
 
-# Rows per row group, DuckDB's unit of skipping: a top-N by a column rows were appended in
-# order of (the customer list and search, newest first) reads the newest row groups and skips
-# the rest by their min/max. DuckDB's default of 122,880 rows holds a whole 100k-customer tenant
+# Rows per row group, the unit DuckDB skips by its min/max: a newest-first top-N (the customer
+# list and search, by created_at, the order rows are appended in) reads the newest groups and
+# skips the rest. DuckDB's default of 122,880 rows holds a whole 100k-customer tenant
 # in one row group (appends fill the last group), so the list read every row of it: twice as
 # long as on a file where a catch-up's commits happened to start new groups (medium-15, -16).
 # With 16,384: 8.4 -> 3.9 ms and 10.4 -> 4.8 ms p50 in process at 100k customers; the lead
