@@ -217,7 +217,7 @@ class MembershipChange:
 
 
 def create_entries_cursor(store) -> None:
-    store.cursor().execute(ENTRIES_CURSOR)
+    store.db.cursor().execute(ENTRIES_CURSOR)
 
 
 def entries_cursor(store, job: str) -> int:
