@@ -7,8 +7,6 @@ the data directory.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 from commands.settings import Settings
@@ -23,7 +21,7 @@ def running_node_url(settings: Settings) -> str | None:
     The probe opens the file read-only: opened for writing, DuckDB would also fold a
     leftover write-ahead log into the file at close, in row groups of its default size
     rather than the node's (readmodels/store.py, ROW_GROUP_ROWS)."""
-    path = Path(settings.readmodel_path)
+    path = settings.readmodel_path
     if not path.exists():
         return None
     try:

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from api import cli as cli_module
 from api.app import create_app
 from api.cli import app as cli
-from api.local_node import DEFAULT_URL, running_node_url
+from api.local_node import DEFAULT_URL, NODE_URL_FILE, running_node_url
 from commands.settings import Settings
 from projections import PROJECTIONS
 from tests.conftest import Tenant
@@ -157,14 +157,14 @@ def test_a_command_finds_the_running_node_by_the_files_lock_and_leaves_the_file_
     try:
         assert node.stdout.readline() == "open\n"
         assert running_node_url(settings) == DEFAULT_URL
-        (data_dir / "node-url").write_text("http://127.0.0.1:8123\n")
+        (data_dir / NODE_URL_FILE).write_text("http://127.0.0.1:8123\n")
         assert running_node_url(settings) == "http://127.0.0.1:8123"
     finally:
         node.communicate("")
 
     crashed = subprocess.run([sys.executable, "-c", HOLD, path, "crash"], capture_output=True,
                              text=True, check=True)
-    assert crashed.stdout == "open\n" and settings.readmodel_path.with_suffix(".duckdb.wal").exists()
+    wal = settings.readmodel_path.with_suffix(".duckdb.wal")
+    assert crashed.stdout == "open\n" and wal.exists()
     assert running_node_url(settings) is None
-    # Read-only: the log is left for the node's own open to fold in, with its row groups.
-    assert settings.readmodel_path.with_suffix(".duckdb.wal").exists()
+    assert wal.exists()  # read-only: left for the node's own open to fold in, with its row groups

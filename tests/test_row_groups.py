@@ -32,8 +32,9 @@ def _row_groups(store: ReadStore) -> list[int]:
     """Rows per row group of the live customers table."""
     schema = store.live_schema("customer_directory")
     return [rows for _, rows in store.reader().execute(
-        f"SELECT row_group_id, max(count) FROM pragma_storage_info('{schema}.customers') "
-        "WHERE column_name = 'created_at' GROUP BY 1 ORDER BY 1").fetchall()]
+        f"SELECT row_group_id, sum(count) FROM pragma_storage_info('{schema}.customers') "
+        "WHERE column_name = 'created_at' AND segment_type <> 'VALIDITY' "
+        "GROUP BY 1 ORDER BY 1").fetchall()]
 
 
 def test_rows_are_kept_in_small_row_groups_across_reopening_and_checkpoints(tmp_path):
